@@ -1,0 +1,102 @@
+/**
+ * The campaign job schema: what any producer (CLI, gRPC API, a BullMQ client in another language) submits.
+ * Validation errors name the field path and the reason; nothing is stored until the spec validates.
+ */
+import { z } from 'zod';
+
+const hex = (bytes: number, what: string) =>
+  z
+    .string()
+    .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `${what}: expected ${bytes * 2} hex digits`)
+    .transform((s) => s.toLowerCase());
+
+export const DeviceSpecSchema = z.object({
+  devEui: hex(8, 'devEui'),
+  /** LoRaWAN MAC version of the device: decides GenAppKey (1.0.x) or AppKey (1.1) as the multicast root key. */
+  lorawan: z.enum(['1.0', '1.1']).default('1.0'),
+});
+
+export const CampaignSpecSchema = z.object({
+  /** Idempotency: a second submission with the same token returns the first campaign. */
+  clientToken: z.string().min(1).max(128).optional(),
+  name: z.string().min(1).max(120),
+  applicationId: z.string().min(1),
+  /** The signed image (lorafuota image format), base64. */
+  imageBase64: z.string().min(1),
+  /** Trusted public key files' contents (as written by `lorafuota image keygen`). */
+  publicKeys: z.array(z.string().min(1)).min(1),
+  deviceClass: z.string().min(1).max(64),
+  devices: z
+    .array(DeviceSpecSchema)
+    .min(1)
+    .refine((d) => new Set(d.map((x) => x.devEui)).size === d.length, 'devices: duplicate devEui'),
+  multicast: z
+    .object({
+      groupType: z.enum(['C', 'B']).default('C'),
+      region: z.enum(['EU868', 'US915']).default('EU868'),
+      dr: z.number().int().min(0).max(15).default(5),
+      frequencyHz: z.number().int().min(100_000_000).max(3_000_000_000).default(869_525_000),
+      mcGroupId: z.number().int().min(0).max(3).default(0),
+      /** Multicast address as ChirpStack shows it (big-endian hex); random when absent. */
+      mcAddr: hex(4, 'multicast.mcAddr').optional(),
+      classBPeriodicity: z.number().int().min(0).max(7).default(0),
+      gatewayIds: z.array(hex(8, 'multicast.gatewayIds[]')).default([]),
+      /** Number of gateways that will carry the broadcast (for pacing when gatewayIds is empty). */
+      gatewayCount: z.number().int().min(1).max(1000).default(1),
+    })
+    .prefault({}),
+  fragmentation: z
+    .object({
+      /** Bytes per fragment; the largest the DR allows when absent. */
+      fragSize: z.number().int().min(1).max(250).optional(),
+      fragIndex: z.number().int().min(0).max(3).default(0),
+      /** Coded fragments sent in the first broadcast, as a percentage of M. Repair rounds add what is missing. */
+      initialRedundancyPercent: z.number().min(0).max(300).default(15),
+      /** Cap on all coded fragments (initial + repair), percentage of M. */
+      maxRedundancyPercent: z.number().min(0).max(1000).default(200),
+      blockAckDelay: z.number().int().min(0).max(7).default(0),
+      descriptor: hex(4, 'fragmentation.descriptor').default('00000000'),
+      maxRepairRounds: z.number().int().min(0).max(20).default(6),
+    })
+    .prefault({}),
+  ports: z
+    .object({
+      ts003: z.number().int().min(1).max(223).default(202),
+      ts004: z.number().int().min(1).max(223).default(201),
+      ts005: z.number().int().min(1).max(223).default(200),
+      ts006: z.number().int().min(1).max(223).default(203),
+    })
+    .prefault({}),
+  timing: z
+    .object({
+      /** How often devices are expected to uplink (Class A: each uplink opens one downlink slot). */
+      uplinkIntervalS: z.number().positive().max(86_400).default(60),
+      /** Unanswered unicast requests are re-sent this many times before the device is marked Timeout. */
+      unicastRetries: z.number().int().min(0).max(10).default(3),
+      /** Delay between DevUpgradeImageAns and the reboot. */
+      rebootDelayS: z.number().int().min(1).max(86_400).default(30),
+    })
+    .prefault({}),
+  /** Allow a firmware version lower than or equal to the running one (anti-rollback off). */
+  allowRollback: z.boolean().default(false),
+});
+
+export type CampaignSpecInput = z.input<typeof CampaignSpecSchema>;
+export type CampaignSpec = z.output<typeof CampaignSpecSchema>;
+export type DeviceSpec = z.output<typeof DeviceSpecSchema>;
+
+export class SpecError extends Error {
+  override readonly name = 'SpecError';
+  constructor(readonly issues: { path: string; message: string }[]) {
+    super(issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; '));
+  }
+}
+
+/** Validates a submission; throws SpecError naming every bad field. */
+export function parseCampaignSpec(input: unknown): CampaignSpec {
+  const r = CampaignSpecSchema.safeParse(input);
+  if (!r.success) {
+    throw new SpecError(r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+  }
+  return r.data;
+}

@@ -1,0 +1,295 @@
+/**
+ * Campaign state in Redis: the only store. Every write that must not be half-done is one MULTI/EXEC.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { CampaignSpec } from '../campaign/schema.js';
+import type { DeviceState, DeviceStatus, Stage } from '../campaign/model.js';
+import { DEVICE_STATUSES, FINAL_STAGES } from '../campaign/model.js';
+import { Keys } from './keys.js';
+
+/** Campaign hash fields, parsed. Counters are numbers; JSON fields are parsed objects. */
+export interface CampaignRecord {
+  id: string;
+  name: string;
+  stage: Stage;
+  createdAt: number;
+  updatedAt: number;
+  error?: string;
+  clientToken?: string;
+  spec: Omit<CampaignSpec, 'imageBase64'>;
+  /** Whatever the pipeline keeps between steps (plan, group id, counters). */
+  data: Record<string, string>;
+}
+
+export interface CampaignEvent {
+  id: string;
+  time: number;
+  type: string;
+  [k: string]: unknown;
+}
+
+export interface Answer {
+  id: string;
+  devEui: string;
+  fPort: number;
+  hex: string;
+  timeMs: number;
+}
+
+export interface CampaignSummary {
+  campaign: CampaignRecord;
+  devices: number;
+  byStatus: Partial<Record<DeviceStatus, number>>;
+  byPhase: Record<string, number>;
+}
+
+const RESERVED = new Set(['name', 'stage', 'createdAt', 'updatedAt', 'error', 'clientToken', 'spec']);
+
+export class CampaignStore {
+  readonly keys: Keys;
+  constructor(
+    readonly redis: Redis,
+    prefix = 'lf',
+  ) {
+    this.keys = new Keys(prefix);
+  }
+
+  /**
+   * Stores a validated campaign and its image and claims its devices. Idempotent by clientToken: a repeated
+   * submission returns the first campaign's id with created = false. Fails, storing nothing, when a device
+   * already belongs to another active campaign.
+   */
+  async create(
+    spec: CampaignSpec,
+    image: Uint8Array,
+    data: Record<string, string> = {},
+  ): Promise<{ id: string; created: boolean }> {
+    const id = randomUUID();
+    const k = this.keys;
+    if (spec.clientToken) {
+      const won = await this.redis.set(k.token(spec.clientToken), id, 'NX');
+      if (won !== 'OK') {
+        const existing = await this.redis.get(k.token(spec.clientToken));
+        if (existing) return { id: existing, created: false };
+      }
+    }
+    const devEuis = spec.devices.map((d) => d.devEui);
+    // Claim devices atomically: none may be in another active campaign.
+    const claimed = (await this.redis.eval(
+      `for i, d in ipairs(ARGV) do
+         if i > 1 and redis.call('HEXISTS', KEYS[1], d) == 1 then return d end
+       end
+       for i, d in ipairs(ARGV) do
+         if i > 1 then redis.call('HSET', KEYS[1], d, ARGV[1]) end
+       end
+       return ''`,
+      1,
+      k.deviceIndex(),
+      id,
+      ...devEuis,
+    )) as string;
+    if (claimed !== '') {
+      if (spec.clientToken) await this.redis.del(k.token(spec.clientToken));
+      throw new Error(`devices: ${claimed} is already in an active campaign`);
+    }
+    const now = Date.now();
+    const { imageBase64: _omit, ...storedSpec } = spec;
+    const devState: DeviceState = { p: 'discover', s: 'Pending', t: now, lw: '1.0' };
+    const devFields: string[] = [];
+    for (const d of spec.devices) devFields.push(d.devEui, JSON.stringify({ ...devState, lw: d.lorawan }));
+    const m = this.redis.multi();
+    m.hset(k.campaign(id), {
+      ...data,
+      name: spec.name,
+      stage: 'prepare',
+      createdAt: String(now),
+      updatedAt: String(now),
+      spec: JSON.stringify(storedSpec),
+      ...(spec.clientToken ? { clientToken: spec.clientToken } : {}),
+    });
+    m.set(k.image(id), Buffer.from(image));
+    m.hset(k.devices(id), ...devFields);
+    m.zadd(k.campaigns(), now, id);
+    m.xadd(k.events(id), 'MAXLEN', '~', '10000', '*', 'e', JSON.stringify({ type: 'created', time: now, devices: devEuis.length }));
+    await m.exec();
+    return { id, created: true };
+  }
+
+  async get(id: string): Promise<CampaignRecord | null> {
+    const h = await this.redis.hgetall(this.keys.campaign(id));
+    if (!h.stage) return null;
+    const data: Record<string, string> = {};
+    for (const [f, v] of Object.entries(h)) if (!RESERVED.has(f)) data[f] = v;
+    return {
+      id,
+      name: h.name ?? '',
+      stage: h.stage as Stage,
+      createdAt: Number(h.createdAt),
+      updatedAt: Number(h.updatedAt),
+      ...(h.error ? { error: h.error } : {}),
+      ...(h.clientToken ? { clientToken: h.clientToken } : {}),
+      spec: JSON.parse(h.spec ?? '{}') as CampaignRecord['spec'],
+      data,
+    };
+  }
+
+  async list(): Promise<CampaignRecord[]> {
+    const ids = await this.redis.zrange(this.keys.campaigns(), 0, -1);
+    const out: CampaignRecord[] = [];
+    for (const id of ids) {
+      const c = await this.get(id);
+      if (c) out.push(c);
+    }
+    return out;
+  }
+
+  async image(id: string): Promise<Uint8Array | null> {
+    const b = await this.redis.getBuffer(this.keys.image(id));
+    return b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : null;
+  }
+
+  /** Sets pipeline data fields (and updatedAt) in one write. */
+  async setData(id: string, fields: Record<string, string | number>): Promise<void> {
+    const f: Record<string, string> = { updatedAt: String(Date.now()) };
+    for (const [k, v] of Object.entries(fields)) f[k] = String(v);
+    await this.redis.hset(this.keys.campaign(id), f);
+  }
+
+  /** Moves the campaign to a new stage and records the event. A final stage is never left. */
+  async setStage(id: string, stage: Stage, extra: Record<string, unknown> = {}): Promise<void> {
+    const cur = await this.redis.hget(this.keys.campaign(id), 'stage');
+    if (cur && FINAL_STAGES.includes(cur as Stage)) return;
+    const now = Date.now();
+    const m = this.redis.multi();
+    m.hset(this.keys.campaign(id), {
+      stage,
+      updatedAt: String(now),
+      ...(typeof extra.error === 'string' ? { error: extra.error } : {}),
+    });
+    m.xadd(this.keys.events(id), 'MAXLEN', '~', '10000', '*', 'e', JSON.stringify({ type: 'stage', time: now, stage, ...extra }));
+    if (FINAL_STAGES.includes(stage)) m.hdel(this.keys.deviceIndex(), ...(await this.deviceEuis(id)));
+    await m.exec();
+  }
+
+  async deviceEuis(id: string): Promise<string[]> {
+    return this.redis.hkeys(this.keys.devices(id));
+  }
+
+  async devices(id: string): Promise<Map<string, DeviceState>> {
+    const h = await this.redis.hgetall(this.keys.devices(id));
+    const m = new Map<string, DeviceState>();
+    for (const [eui, json] of Object.entries(h)) m.set(eui, JSON.parse(json) as DeviceState);
+    return m;
+  }
+
+  /**
+   * Writes changed device records, the events they cause, and pipeline data fields (such as the answer cursor) in
+   * one transaction, so a worker that dies in between leaves either all or none of it.
+   */
+  async commit(
+    id: string,
+    changed: Map<string, DeviceState>,
+    events: Record<string, unknown>[],
+    data: Record<string, string | number> = {},
+  ): Promise<void> {
+    const m = this.redis.multi();
+    if (changed.size > 0) {
+      const fields: string[] = [];
+      for (const [eui, st] of changed) fields.push(eui, JSON.stringify(st));
+      m.hset(this.keys.devices(id), ...fields);
+    }
+    const now = Date.now();
+    for (const e of events) {
+      m.xadd(this.keys.events(id), 'MAXLEN', '~', '10000', '*', 'e', JSON.stringify({ time: now, ...e }));
+    }
+    const f: Record<string, string> = { updatedAt: String(now) };
+    for (const [k, v] of Object.entries(data)) f[k] = String(v);
+    m.hset(this.keys.campaign(id), f);
+    const res = await m.exec();
+    const failed = res?.find(([err]) => err);
+    if (failed) throw failed[0] as Error;
+  }
+
+  /** Which active campaign a device belongs to. */
+  async campaignOf(devEui: string): Promise<string | null> {
+    return this.redis.hget(this.keys.deviceIndex(), devEui);
+  }
+
+  /** Appends device answers (from the uplink intake) to their campaigns' answer streams in one round trip. */
+  async appendAnswers(items: { campaignId: string; devEui: string; fPort: number; hex: string; timeMs: number }[]): Promise<void> {
+    if (items.length === 0) return;
+    const p = this.redis.pipeline();
+    for (const a of items) {
+      p.xadd(this.keys.answers(a.campaignId), '*', 'd', a.devEui, 'p', String(a.fPort), 'x', a.hex, 't', String(a.timeMs));
+    }
+    await p.exec();
+  }
+
+  /** Answers after `afterId` (exclusive), oldest first. */
+  async readAnswers(id: string, afterId: string, count = 5000): Promise<Answer[]> {
+    const res = await this.redis.xrange(this.keys.answers(id), `(${afterId}`, '+', 'COUNT', count);
+    return res.map(([sid, f]) => {
+      const o: Record<string, string> = {};
+      for (let i = 0; i < f.length; i += 2) o[f[i]!] = f[i + 1]!;
+      return { id: sid, devEui: o.d ?? '', fPort: Number(o.p), hex: o.x ?? '', timeMs: Number(o.t) };
+    });
+  }
+
+  async addEvent(id: string, event: Record<string, unknown>): Promise<void> {
+    await this.redis.xadd(this.keys.events(id), 'MAXLEN', '~', '10000', '*', 'e', JSON.stringify({ time: Date.now(), ...event }));
+  }
+
+  /** Events after `fromId` ('0' for all); blocks up to blockMs for new ones when blockMs > 0. */
+  async readEvents(id: string, fromId = '0', blockMs = 0, count = 1000): Promise<CampaignEvent[]> {
+    const key = this.keys.events(id);
+    const res =
+      blockMs > 0
+        ? await this.redis.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, fromId)
+        : await this.redis.xread('COUNT', count, 'STREAMS', key, fromId);
+    if (!res) return [];
+    const out: CampaignEvent[] = [];
+    for (const [, entries] of res) {
+      for (const [sid, f] of entries) {
+        const ev = JSON.parse(f[1] ?? '{}') as Omit<CampaignEvent, 'id'>;
+        out.push({ ...ev, id: sid } as CampaignEvent);
+      }
+    }
+    return out;
+  }
+
+  async requestCancel(id: string): Promise<boolean> {
+    const c = await this.get(id);
+    if (!c) return false;
+    if (FINAL_STAGES.includes(c.stage)) return false;
+    await this.redis.hset(this.keys.campaign(id), 'cancel', '1');
+    await this.addEvent(id, { type: 'cancelRequested' });
+    return true;
+  }
+
+  async summary(id: string): Promise<CampaignSummary | null> {
+    const campaign = await this.get(id);
+    if (!campaign) return null;
+    const devs = await this.devices(id);
+    const byStatus: Partial<Record<DeviceStatus, number>> = {};
+    const byPhase: Record<string, number> = {};
+    for (const s of DEVICE_STATUSES) byStatus[s] = 0;
+    for (const d of devs.values()) {
+      byStatus[d.s] = (byStatus[d.s] ?? 0) + 1;
+      byPhase[d.p] = (byPhase[d.p] ?? 0) + 1;
+    }
+    return { campaign, devices: devs.size, byStatus, byPhase };
+  }
+
+  /** Deletes every key under this store's prefix (tests and demo clean-up). */
+  async purgeAll(): Promise<number> {
+    let cursor = '0';
+    let n = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.keys.all(), 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) n += await this.redis.del(...keys);
+    } while (cursor !== '0');
+    return n;
+  }
+}
