@@ -1,0 +1,132 @@
+/**
+ * Device-side acceptance check of a received firmware image: structure, signature against the device's trusted
+ * public keys, payload SHA-256, device class / hardware / manufacturer, and anti-rollback. The result carries the
+ * TS006 DevUpgradeImageAns UpImageStatus to report. Only public keys are needed on the device.
+ */
+import { p256 } from '@noble/curves/nist.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { CodecError } from '../codec/errors.js';
+import {
+  splitImage,
+  TruncatedImageError,
+  u32ToVersion,
+  type ImageHeader,
+  type ImageParts,
+  type SignatureAlgorithm,
+} from '../codec/image-header.js';
+
+export type ImageRejectReason =
+  | 'truncated'
+  | 'bad-magic'
+  | 'bad-signature'
+  | 'digest-mismatch'
+  | 'wrong-device-class'
+  | 'rollback'
+  | 'unsupported';
+
+export interface TrustedKey {
+  algorithm: SignatureAlgorithm;
+  /** ECDSA P-256: SEC1 compressed (33 B) or uncompressed (65 B); Ed25519: 32 B. */
+  publicKey: Uint8Array;
+}
+
+export interface ImagePolicy {
+  trustedKeys: TrustedKey[];
+  deviceClass: string;
+  /** u32 version of the running firmware; a lower image version is a rollback. */
+  currentVersion: number;
+  allowRollback?: boolean;
+  /** Hardware revision 0..15 of this device; when set, the image's hwCompat bit for it must be set. */
+  hwRevision?: number;
+  /** When set, the image's manufacturer id must equal it. */
+  manufacturer?: number;
+}
+
+export type ImageCheckResult =
+  | { ok: true; header: ImageHeader; version: number; upImageStatus: 3 }
+  | { ok: false; reason: ImageRejectReason; detail: string; upImageStatus: 0 | 1 | 2 };
+
+/** 4-byte device class identifier carried in the header: the first 4 bytes of SHA-256 of the UTF-8 name. */
+export function deviceClassId(name: string): Uint8Array {
+  if (name.length === 0) throw new RangeError('deviceClass: must not be empty');
+  return sha256(new TextEncoder().encode(name)).slice(0, 4);
+}
+
+/** Canonical public key bytes: uncompressed SEC1 (65 B) for P-256, raw 32 B for Ed25519. Throws on a bad key. */
+export function canonicalPublicKey(key: TrustedKey): Uint8Array {
+  if (key.algorithm === 'ecdsa-p256') return p256.Point.fromBytes(key.publicKey).toBytes(false);
+  if (key.algorithm === 'ed25519' && key.publicKey.length === 32) return key.publicKey;
+  throw new RangeError(`publicKey: not a valid ${key.algorithm} public key (${key.publicKey.length} bytes)`);
+}
+
+/** Key id carried in header byte 7: the first byte of SHA-256 of the canonical public key. */
+export function keyId(key: TrustedKey): number {
+  return sha256(canonicalPublicKey(key))[0]!;
+}
+
+const reject = (reason: ImageRejectReason, detail: string, upImageStatus: 0 | 1 | 2): ImageCheckResult => ({
+  ok: false,
+  reason,
+  detail,
+  upImageStatus,
+});
+
+function signatureValid(parts: ImageParts, key: TrustedKey): boolean {
+  try {
+    if (key.algorithm === 'ecdsa-p256') {
+      // Accept high-S as C verifiers (mbedTLS, tinycrypt) do; malleability does not matter for firmware approval.
+      return p256.verify(parts.signature, parts.signedBytes, key.publicKey, { lowS: false });
+    }
+    return ed25519.verify(parts.signature, parts.signedBytes, key.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function split(image: Uint8Array): ImageParts | ImageCheckResult {
+  try {
+    return splitImage(image);
+  } catch (err) {
+    if (err instanceof TruncatedImageError) return reject('truncated', err.message, 1);
+    if (err instanceof CodecError && err.field === 'magic') return reject('bad-magic', err.message, 1);
+    if (err instanceof CodecError) return reject('unsupported', err.message, 1);
+    throw err;
+  }
+}
+
+/**
+ * Checks an image (bytes after its end are ignored) against the device policy. `null` means no image was
+ * received (UpImageStatus 0). Structure, signature or digest failures give 1; an authenticated image that is not
+ * installable here (device class, hardware, manufacturer, rollback, delta) gives 2; a valid image gives 3.
+ */
+export function checkImage(image: Uint8Array | null, policy: ImagePolicy): ImageCheckResult {
+  if (image === null || image.length === 0) return reject('truncated', 'no image received', 0);
+  const parts = split(image);
+  if (!('signedBytes' in parts)) return parts;
+  const h = parts.header;
+  const keys = policy.trustedKeys.filter((k) => k.algorithm === h.algorithm && keyId(k) === h.keyId);
+  if (keys.length === 0) {
+    return reject('bad-signature', `no trusted ${h.algorithm} key with key id 0x${h.keyId.toString(16).padStart(2, '0')}`, 1);
+  }
+  if (!keys.some((k) => signatureValid(parts, k))) return reject('bad-signature', `${h.algorithm} signature does not verify`, 1);
+  if (!equalBytes(sha256(parts.payload), h.payloadDigest)) {
+    return reject('digest-mismatch', `SHA-256 of the ${h.payloadLength}-byte payload differs from the header`, 1);
+  }
+  if (!equalBytes(h.deviceClassId, deviceClassId(policy.deviceClass))) {
+    return reject('wrong-device-class', `image is not for device class '${policy.deviceClass}'`, 2);
+  }
+  if (policy.hwRevision !== undefined && !((h.hwCompat >> policy.hwRevision) & 1)) {
+    return reject('wrong-device-class', `hardware revision ${policy.hwRevision} is not in hwCompat 0x${h.hwCompat.toString(16)}`, 2);
+  }
+  if (policy.manufacturer !== undefined && h.manufacturer !== policy.manufacturer) {
+    return reject('wrong-device-class', `manufacturer ${h.manufacturer} is not ${policy.manufacturer}`, 2);
+  }
+  if (h.delta) return reject('unsupported', 'delta images cannot be installed by this device yet', 2);
+  if (!policy.allowRollback && h.firmwareVersion < policy.currentVersion) {
+    return reject('rollback', `version ${u32ToVersion(h.firmwareVersion)} is older than running ${u32ToVersion(policy.currentVersion)}`, 2);
+  }
+  return { ok: true, header: h, version: h.firmwareVersion, upImageStatus: 3 };
+}
