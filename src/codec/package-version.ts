@@ -1,0 +1,35 @@
+/**
+ * PackageVersionReq / PackageVersionAns: CID 0x00 with the same layout in every package (PROTOCOL.md §2).
+ *
+ * | Dir | CID  | Payload                                          |
+ * |-----|------|--------------------------------------------------|
+ * | DL  | 0x00 | none                                             |
+ * | UL  | 0x00 | PackageIdentifier (1 B), PackageVersion (1 B)    |
+ */
+import { spec } from './wire.js';
+
+export interface PackageVersionReq {
+  type: 'PackageVersionReq';
+}
+export interface PackageVersionAns {
+  type: 'PackageVersionAns';
+  packageIdentifier: number;
+  packageVersion: number;
+}
+
+/** PackageIdentifier values (TS007 = 0 .. TS006 = 4). */
+export const PACKAGE_IDENTIFIERS = { ts007: 0, ts003: 1, ts005: 2, ts004: 3, ts006: 4 } as const;
+
+export const packageVersionReq = spec<PackageVersionReq>({
+  cid: 0x00,
+  type: 'PackageVersionReq',
+  encode: () => {},
+  decode: () => ({ type: 'PackageVersionReq' }),
+});
+
+export const packageVersionAns = spec<PackageVersionAns>({
+  cid: 0x00,
+  type: 'PackageVersionAns',
+  encode: (c, w) => w.u8('packageIdentifier', c.packageIdentifier).u8('packageVersion', c.packageVersion),
+  decode: (r) => ({ type: 'PackageVersionAns', packageIdentifier: r.u8('packageIdentifier'), packageVersion: r.u8('packageVersion') }),
+});
