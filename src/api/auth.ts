@@ -1,0 +1,18 @@
+/**
+ * Bearer-token check for the API: metadata `authorization: Bearer <token>`, compared in constant time.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Metadata } from '@grpc/grpc-js';
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** Returns a checker that accepts only metadata carrying `Bearer <token>`. */
+export function bearerChecker(token: string): (md: Metadata) => boolean {
+  if (token.length === 0) throw new Error('token: must not be empty (set --token or LORAFUOTA_API_TOKEN)');
+  const want = digest(token);
+  return (md) => {
+    const v = md.get('authorization')[0];
+    if (typeof v !== 'string' || !v.startsWith('Bearer ')) return false;
+    return timingSafeEqual(digest(v.slice('Bearer '.length)), want);
+  };
+}

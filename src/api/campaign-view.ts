@@ -1,0 +1,107 @@
+/**
+ * How a stored campaign is shown to API clients: the Campaign message and the progress figures behind the bars.
+ * Pure functions of the store's records.
+ */
+import { DEVICE_PHASES, DEVICE_STATUSES } from '../campaign/model.js';
+import type { DeviceState, DeviceStatus } from '../campaign/model.js';
+import type { CampaignRecord } from '../store/campaign-store.js';
+import type { CampaignMsg, DeviceMsg, ProgressMsg } from './proto.js';
+
+/** Final statuses a device can only reach after it was set up (multicast group + fragmentation session). */
+const AFTER_SETUP: ReadonlySet<DeviceStatus> = new Set(['Updated', 'SessionError', 'MissingFragments', 'MICError', 'ImageRejected']);
+const READY_AT = DEVICE_PHASES.indexOf('ready');
+
+/** True when the device has completed its unicast setup. */
+export function isSetUp(d: DeviceState): boolean {
+  if (d.s === 'Pending') return DEVICE_PHASES.indexOf(d.p) >= READY_AT;
+  return AFTER_SETUP.has(d.s);
+}
+
+function num(v: string | undefined): number | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * Fragments of the first broadcast: the pipeline's `fragmentsPlanned` when it stores one, else nbFrag plus the
+ * spec's initial redundancy; 0 before planning.
+ */
+export function fragmentsPlanned(c: CampaignRecord): number {
+  const planned = num(c.data.fragmentsPlanned);
+  if (planned !== undefined) return Math.round(planned);
+  const nbFrag = num(c.data.nbFrag);
+  if (nbFrag === undefined) return 0;
+  const pct = c.spec.fragmentation?.initialRedundancyPercent ?? 0;
+  return nbFrag + Math.ceil((nbFrag * pct) / 100);
+}
+
+export function progressOf(c: CampaignRecord, devices: Iterable<DeviceState>): ProgressMsg {
+  let setUp = 0;
+  let updated = 0;
+  let final = 0;
+  for (const d of devices) {
+    if (isSetUp(d)) setUp++;
+    if (d.s === 'Updated') updated++;
+    if (d.s !== 'Pending') final++;
+  }
+  return {
+    devicesSetUp: setUp,
+    fragmentsSent: Math.round(num(c.data.fragmentsSent) ?? 0),
+    fragmentsPlanned: fragmentsPlanned(c),
+    devicesUpdated: updated,
+    devicesFinal: final,
+  };
+}
+
+export function deviceRow(devEui: string, d: DeviceState): DeviceMsg {
+  return {
+    devEui,
+    status: d.s,
+    phase: d.p,
+    reason: d.r ?? '',
+    updatedAt: d.t,
+    ...(d.fw !== undefined ? { fwVersion: d.fw } : {}),
+  };
+}
+
+function header(c: CampaignRecord): Omit<CampaignMsg, 'byStatus' | 'byPhase' | 'progress' | 'devices'> {
+  return {
+    id: c.id,
+    name: c.name,
+    stage: c.stage,
+    createdAt: c.createdAt,
+    updatedAt: c.updatedAt,
+    error: c.error ?? '',
+    applicationId: c.spec.applicationId ?? '',
+    devicesTotal: c.spec.devices?.length ?? 0,
+    data: c.data,
+  };
+}
+
+/** The full view (Get): counts by status and phase, progress, and device rows when asked for. */
+export function campaignView(c: CampaignRecord, devices: Map<string, DeviceState>, includeDevices: boolean): CampaignMsg {
+  const byStatus: Record<string, number> = {};
+  const byPhase: Record<string, number> = {};
+  for (const s of DEVICE_STATUSES) byStatus[s] = 0;
+  for (const d of devices.values()) {
+    byStatus[d.s] = (byStatus[d.s] ?? 0) + 1;
+    byPhase[d.p] = (byPhase[d.p] ?? 0) + 1;
+  }
+  const rows = includeDevices
+    ? [...devices.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([eui, d]) => deviceRow(eui, d))
+    : [];
+  return {
+    ...header(c),
+    devicesTotal: devices.size,
+    byStatus,
+    byPhase,
+    progress: progressOf(c, devices.values()),
+    devices: rows,
+  };
+}
+
+/** The light view (List): the record alone, no device reads. */
+export function campaignListItem(c: CampaignRecord): CampaignMsg {
+  return { ...header(c), byStatus: {}, byPhase: {}, progress: progressOf(c, []), devices: [] };
+}

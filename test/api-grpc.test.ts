@@ -1,0 +1,203 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { createApiClient } from '../src/api/grpc-client.js';
+import type { ApiCallError } from '../src/api/grpc-client.js';
+import type { CampaignEventMsg } from '../src/api/proto.js';
+import { makeSpec } from './helpers/spec.js';
+import { startTestApi } from './helpers/api-server.js';
+import type { TestApi } from './helpers/api-server.js';
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api.stop();
+});
+
+async function rejection(p: Promise<unknown>): Promise<ApiCallError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as ApiCallError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function collect(events: AsyncIterable<CampaignEventMsg>): Promise<CampaignEventMsg[]> {
+  const out: CampaignEventMsg[] = [];
+  for await (const ev of events) out.push(ev);
+  return out;
+}
+
+describe('Create', () => {
+  it('stores a valid spec and returns its id', async () => {
+    const spec = makeSpec(4);
+    const res = await api.client.create(JSON.stringify(spec));
+    expect(res.created).toBe(true);
+    expect(res.id).toMatch(/^[0-9a-f-]{36}$/);
+    const c = await api.client.get(res.id);
+    expect(c.name).toBe('test campaign');
+    expect(c.stage).toBe('prepare');
+    expect(c.applicationId).toBe('app-1');
+    expect(c.devicesTotal).toBe(4);
+    expect(c.byStatus.Pending).toBe(4);
+    expect(c.byStatus.Updated).toBe(0);
+    expect(c.byPhase).toEqual({ discover: 4 });
+    expect(c.devices).toEqual([]);
+  });
+
+  it('returns the first campaign for a repeated client token', async () => {
+    const spec = makeSpec(2);
+    const a = await api.client.create(JSON.stringify(spec), 'tok-1');
+    const b = await api.client.create(JSON.stringify(spec), 'tok-1');
+    expect(a.created).toBe(true);
+    expect(b).toEqual({ id: a.id, created: false });
+    const c = await api.client.create(JSON.stringify({ ...spec, clientToken: 'tok-1' }));
+    expect(c).toEqual({ id: a.id, created: false });
+  });
+
+  it('rejects an invalid spec with INVALID_ARGUMENT naming the field', async () => {
+    const spec = makeSpec(2);
+    spec.devices[1] = { devEui: 'zz' };
+    const e = await rejection(api.client.create(JSON.stringify(spec)));
+    expect(e.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(e.message).toContain('devices.1.devEui');
+    expect(e.message).toContain('16 hex digits');
+  });
+
+  it('rejects text that is not JSON, and a client token that contradicts the spec', async () => {
+    const e = await rejection(api.client.create('{nope'));
+    expect(e.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(e.message).toMatch(/^spec_json: not valid JSON/);
+    const f = await rejection(api.client.create(JSON.stringify(makeSpec(1, { clientToken: 'a' })), 'b'));
+    expect(f.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(f.message).toMatch(/^client_token: /);
+  });
+
+  it('rejects a device that is already in an active campaign', async () => {
+    const spec = makeSpec(2);
+    await api.client.create(JSON.stringify(spec));
+    const e = await rejection(api.client.create(JSON.stringify({ ...spec, name: 'second' })));
+    expect(e.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(e.message).toBe(`devices: ${spec.devices[0]!.devEui} is already in an active campaign`);
+  });
+
+  it('rejects a wrong or missing token with UNAUTHENTICATED', async () => {
+    for (const token of ['wrong', '']) {
+      const bad = createApiClient({ address: api.address, token });
+      const e = await rejection(bad.create(JSON.stringify(makeSpec(1))));
+      expect(e.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(e.message).toMatch(/^token: /);
+      const w = bad.watch('whatever');
+      const we = await rejection(collect(w.events));
+      expect(we.code).toBe(grpc.status.UNAUTHENTICATED);
+      bad.close();
+    }
+    expect((await api.store.list()).every((c) => c.name === 'test campaign' || c.name === 'second')).toBe(true);
+  });
+});
+
+describe('Get, List, Cancel', () => {
+  it('reports NOT_FOUND for an unknown id and INVALID_ARGUMENT for an empty one', async () => {
+    const e = await rejection(api.client.get('no-such-id'));
+    expect(e.code).toBe(grpc.status.NOT_FOUND);
+    expect(e.message).toBe('id: no campaign no-such-id');
+    const c = await rejection(api.client.cancel('no-such-id'));
+    expect(c.code).toBe(grpc.status.NOT_FOUND);
+    const empty = await rejection(api.client.get(''));
+    expect(empty.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(empty.message).toBe('id: required');
+  });
+
+  it('returns device rows, counts, progress and data figures', async () => {
+    const spec = makeSpec(3);
+    const { id } = await api.client.create(JSON.stringify(spec));
+    const [a, b, c] = spec.devices.map((d) => d.devEui).sort() as [string, string, string];
+    await api.store.commit(
+      id,
+      new Map([
+        [a, { p: 'final', s: 'Updated', t: 1000, lw: '1.0', fw: 0x01020304 }],
+        [b, { p: 'listening', s: 'Pending', t: 2000, lw: '1.0' }],
+        [c, { p: 'final', s: 'PackageNotSupported', r: 'no TS004', t: 3000, lw: '1.1' }],
+      ]),
+      [],
+      { nbFrag: 100, fragmentsSent: 40, etaSeconds: 321 },
+    );
+    const got = await api.client.get(id, true);
+    expect(got.devices).toEqual([
+      { devEui: a, status: 'Updated', phase: 'final', reason: '', updatedAt: 1000, fwVersion: 0x01020304 },
+      { devEui: b, status: 'Pending', phase: 'listening', reason: '', updatedAt: 2000 },
+      { devEui: c, status: 'PackageNotSupported', phase: 'final', reason: 'no TS004', updatedAt: 3000 },
+    ]);
+    expect(got.byStatus).toMatchObject({ Updated: 1, Pending: 1, PackageNotSupported: 1, Timeout: 0 });
+    expect(got.byPhase).toEqual({ final: 2, listening: 1 });
+    expect(got.data).toMatchObject({ nbFrag: '100', fragmentsSent: '40', etaSeconds: '321' });
+    // 100 fragments + 15 % default initial redundancy.
+    expect(got.progress).toEqual({ devicesSetUp: 2, fragmentsSent: 40, fragmentsPlanned: 115, devicesUpdated: 1, devicesFinal: 2 });
+  });
+
+  it('lists every campaign, oldest first', async () => {
+    const { id } = await api.client.create(JSON.stringify(makeSpec(1, { name: 'listed' })));
+    const all = await api.client.list();
+    const ids = (await api.store.list()).map((c) => c.id);
+    expect(all.map((c) => c.id)).toEqual(ids);
+    const mine = all.find((c) => c.id === id)!;
+    expect(mine).toMatchObject({ name: 'listed', stage: 'prepare', devicesTotal: 1, byStatus: {}, devices: [] });
+  });
+
+  it('cancels an active campaign once', async () => {
+    const { id } = await api.client.create(JSON.stringify(makeSpec(1)));
+    expect(await api.client.cancel(id)).toBe(true);
+    expect((await api.client.get(id)).data.cancel).toBe('1');
+    await api.store.setStage(id, 'cancelled');
+    expect(await api.client.cancel(id)).toBe(false);
+  });
+});
+
+describe('Watch', () => {
+  it('replays, follows new events and ends at the final stage', async () => {
+    const { id } = await api.client.create(JSON.stringify(makeSpec(2)));
+    const w = api.client.watch(id);
+    const received: CampaignEventMsg[] = [];
+    const done = (async () => {
+      for await (const ev of w.events) {
+        received.push(ev);
+        if (ev.type === 'created') {
+          await api.store.setStage(id, 'broadcast');
+          await api.store.addEvent(id, { type: 'fragments', sent: 10 });
+          await api.store.setStage(id, 'done');
+          await api.store.addEvent(id, { type: 'late' });
+        }
+      }
+    })();
+    await done;
+    expect(received.map((e) => e.type)).toEqual(['created', 'stage', 'fragments', 'stage']);
+    expect(JSON.parse(received[3]!.json)).toMatchObject({ type: 'stage', stage: 'done', id: received[3]!.id });
+    expect(JSON.parse(received[2]!.json)).toMatchObject({ sent: 10 });
+    expect(received[0]!.time).toBeGreaterThan(0);
+    expect(api.server.activeWatches()).toBe(0);
+
+    // A finished campaign replays from a cursor up to its final stage event; past that, the stream just ends.
+    const after = await collect(api.client.watch(id, received[1]!.id).events);
+    expect(after.map((e) => e.type)).toEqual(['fragments', 'stage']);
+    const tail = await collect(api.client.watch(id, received[3]!.id).events);
+    expect(tail.map((e) => e.type)).toEqual(['late']);
+  });
+
+  it('releases the stream when the client cancels, and reports NOT_FOUND for an unknown id', async () => {
+    const { id } = await api.client.create(JSON.stringify(makeSpec(1)));
+    const w = api.client.watch(id);
+    const seen: string[] = [];
+    for await (const ev of w.events) {
+      seen.push(ev.type);
+      w.cancel();
+    }
+    expect(seen).toEqual(['created']);
+    for (let i = 0; i < 50 && api.server.activeWatches() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(api.server.activeWatches()).toBe(0);
+
+    const e = await rejection(collect(api.client.watch('missing').events));
+    expect(e.code).toBe(grpc.status.NOT_FOUND);
+  });
+});
