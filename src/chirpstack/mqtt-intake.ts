@@ -1,0 +1,51 @@
+/** ChirpStack MQTT integration in (PROTOCOL.md §10.3): subscribes to uplink events and feeds an UplinkIntake. */
+import mqtt from 'mqtt';
+import type { UplinkIntake } from './intake.js';
+
+export interface MqttIntakeOptions {
+  /** e.g. mqtt://127.0.0.1:1883 */
+  url: string;
+  /** Restrict to one application (UUID); default every application (`+`). */
+  applicationId?: string;
+  /** Topic prefix before `application/...` (ChirpStack's default template has none). */
+  topicPrefix?: string;
+  username?: string;
+  password?: string;
+  connectTimeoutMs?: number;
+}
+
+export interface MqttIntake {
+  topic: string;
+  close(): Promise<void>;
+}
+
+export function uplinkTopic(opts: Pick<MqttIntakeOptions, 'applicationId' | 'topicPrefix'>): string {
+  return `${opts.topicPrefix ?? ''}application/${opts.applicationId ?? '+'}/device/+/event/up`;
+}
+
+/** Connects and subscribes; rejects with `mqtt: ...` if the broker cannot be reached within the timeout. */
+export async function startMqttIntake(intake: UplinkIntake, opts: MqttIntakeOptions): Promise<MqttIntake> {
+  const topic = uplinkTopic(opts);
+  const timeout = opts.connectTimeoutMs ?? 5000;
+  const client = mqtt.connect(opts.url, {
+    username: opts.username,
+    password: opts.password,
+    connectTimeout: timeout,
+    reconnectPeriod: 1000,
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`mqtt: no connection to ${opts.url} within ${timeout} ms (is the broker running?)`)), timeout);
+      client.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await client.subscribeAsync(topic, { qos: 0 });
+  } catch (err) {
+    client.end(true);
+    throw err;
+  }
+  client.on('message', (_t, payload) => intake.push(payload, 'mqtt'));
+  return { topic, close: async () => void (await client.endAsync()) };
+}
