@@ -152,9 +152,9 @@ export class DeviceAppLayer {
     this.lastNowMs = Math.max(this.lastNowMs, nowMs);
   }
 
-  /** The earliest time a timer (reboot, resync) fires, or Infinity. */
-  nextTimerAt(): number {
-    return Math.min(this.firmware.rebootAtMs ?? Infinity, this.clockSync.nextEventAt());
+  /** True time of the programmed reboot, or null. */
+  get rebootAtMs(): number | null {
+    return this.firmware.rebootAtMs;
   }
 
   /** The earliest time a queued answer may leave, or Infinity. */

@@ -62,10 +62,6 @@ export class ClockSync {
     this.nextSyncAt = nowMs + this.periodMs;
   }
 
-  nextEventAt(): number {
-    return this.nextSyncAt;
-  }
-
   handle(cmd: AnyCommand, ctx: HandlerContext): void {
     switch (cmd.type) {
       case 'PackageVersionReq':
