@@ -33,7 +33,8 @@ export interface TrustedKey {
 
 export interface ImagePolicy {
   trustedKeys: TrustedKey[];
-  deviceClass: string;
+  /** The device's class name; null skips the class check (service-side tools only, never on a device). */
+  deviceClass: string | null;
   /** u32 version of the running firmware; a lower image version is a rollback. */
   currentVersion: number;
   allowRollback?: boolean;
@@ -115,7 +116,7 @@ export function checkImage(image: Uint8Array | null, policy: ImagePolicy): Image
   if (!equalBytes(sha256(parts.payload), h.payloadDigest)) {
     return reject('digest-mismatch', `SHA-256 of the ${h.payloadLength}-byte payload differs from the header`, 1);
   }
-  if (!equalBytes(h.deviceClassId, deviceClassId(policy.deviceClass))) {
+  if (policy.deviceClass !== null && !equalBytes(h.deviceClassId, deviceClassId(policy.deviceClass))) {
     return reject('wrong-device-class', `image is not for device class '${policy.deviceClass}'`, 2);
   }
   if (policy.hwRevision !== undefined && !((h.hwCompat >> policy.hwRevision) & 1)) {
