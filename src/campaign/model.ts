@@ -78,6 +78,10 @@ export interface DeviceState {
   tts?: [number, number];
   /** Firmware version last reported by DevVersionAns (u32). */
   fw?: number;
+  /** Not before this time (ms): the device is rebooting. */
+  w?: number;
+  /** Clean-up answers received: bit 0 FragSessionDeleteAns, bit 1 McGroupDeleteAns. */
+  cl?: number;
 }
 
 export interface CampaignState {

@@ -43,6 +43,8 @@ export const CampaignSpecSchema = z.object({
       gatewayIds: z.array(hex(8, 'multicast.gatewayIds[]')).default([]),
       /** Number of gateways that will carry the broadcast (for pacing when gatewayIds is empty). */
       gatewayCount: z.number().int().min(1).max(1000).default(1),
+      /** ChirpStack's `multicast_class_c_margin`: least spacing between two multicast frames (ms). */
+      classCMarginMs: z.number().int().min(0).max(600_000).default(5000),
     })
     .prefault({}),
   fragmentation: z
@@ -50,6 +52,8 @@ export const CampaignSpecSchema = z.object({
       /** Bytes per fragment; the largest the DR allows when absent. */
       fragSize: z.number().int().min(1).max(250).optional(),
       fragIndex: z.number().int().min(0).max(3).default(0),
+      /** TS004 version of the fleet: decides the parity rule of the broadcast (devices of the other version are refused). */
+      ts004Version: z.union([z.literal(1), z.literal(2)]).default(1),
       /** Coded fragments sent in the first broadcast, as a percentage of M. Repair rounds add what is missing. */
       initialRedundancyPercent: z.number().min(0).max(300).default(15),
       /** Cap on all coded fragments (initial + repair), percentage of M. */

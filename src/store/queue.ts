@@ -10,7 +10,7 @@ export const CAMPAIGN_QUEUE = 'lorafuota-campaigns';
 
 export type CampaignJob =
   | { name: 'submit'; data: { spec: unknown } }
-  | { name: 'advance'; data: { campaignId: string } };
+  | { name: 'advance'; data: { campaignId: string; step: number } };
 
 export function redisUrl(): string {
   return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -38,14 +38,15 @@ export function campaignQueue(connection: ConnectionOptions, prefix = 'lf'): Que
 export async function scheduleAdvance(queue: Queue, campaignId: string, step: number, delayMs = 0): Promise<void> {
   await queue.add(
     'advance',
-    { campaignId },
+    { campaignId, step },
     {
+      // A step re-run after a crash schedules the same next id, so the campaign never forks into two chains.
       jobId: `adv-${campaignId}-${step}`,
       delay: Math.max(0, Math.round(delayMs)),
-      attempts: 1000,
-      backoff: { type: 'fixed', delay: 500 },
-      removeOnComplete: true,
-      removeOnFail: 100,
+      attempts: 20,
+      backoff: { type: 'exponential', delay: 200 },
+      removeOnComplete: { age: 3600 },
+      removeOnFail: { age: 24 * 3600 },
     },
   );
 }

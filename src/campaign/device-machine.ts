@@ -1,0 +1,316 @@
+/**
+ * One device's unicast conversation with the service, as a pure state machine:
+ *   discover -> fragSetup -> ready -> session -> listening -> complete -> upgrade -> reboot -> verify -> cleanup -> final
+ * `onAnswer` folds a decoded uplink into the state; `nextRequests` says which downlinks the device needs now.
+ * Requests are plain command objects (src/codec); the worker encodes, enqueues and records them. No I/O here.
+ */
+import type { PackageName } from '../codec/frame.js';
+import type { DeviceState, DeviceStatus, DevicePhase } from './model.js';
+
+export type { PackageName };
+export const PACKAGE_INDEX: Record<PackageName, number> = { ts003: 0, ts004: 1, ts005: 2, ts006: 3 };
+const PACKAGE_ID: Record<number, PackageName> = { 1: 'ts003', 3: 'ts004', 2: 'ts005', 4: 'ts006' };
+
+/** A command object as the codecs take it (`type` plus the spec's fields). */
+export type Cmd = { type: string } & Record<string, unknown>;
+
+export interface Request {
+  pkg: PackageName;
+  commands: Cmd[];
+}
+
+/** What the machine needs to know about the campaign. */
+export interface MachineContext {
+  nowMs: number;
+  /** FPort of each package in this campaign. */
+  ports: Record<PackageName, number>;
+  fragIndex: number;
+  mcGroupId: number;
+  mcAddr: number;
+  groupType: 'C' | 'B';
+  nbFrag: number;
+  fragSize: number;
+  padding: number;
+  blockAckDelay: number;
+  descriptor: number;
+  dr: number;
+  frequencyHz: number;
+  classBPeriodicity: number;
+  sessionTimeOut: number;
+  /** GPS seconds at which the multicast session starts, once chosen. */
+  sessionTimeGps?: number;
+  /** Firmware version (u32) the image carries. */
+  targetVersion: number;
+  rebootDelayS: number;
+  /** How long to wait for an answer before re-sending (simulated ms). */
+  answerTimeoutMs: number;
+  retries: number;
+  /** Per-device key material, fetched by the worker for devices that need it. */
+  keys?: { mcKeyEncrypted: Uint8Array; fragSetupMic?: (sessionCnt: number) => Uint8Array } | undefined;
+}
+
+export interface Transition {
+  state: DeviceState;
+  /** Event to record when the status or phase changed. */
+  event?: Record<string, unknown>;
+  /** Fire-and-forget replies (e.g. FragDataBlockReceivedAns). */
+  replies?: Request[];
+}
+
+function to(s: DeviceState, p: DevicePhase, now: number, extra: Partial<DeviceState> = {}): DeviceState {
+  const { o: _o, ...rest } = s;
+  return { ...rest, ...extra, p, t: now };
+}
+
+/** A final status for the device; it then only gets the clean-up requests. */
+export function finish(s: DeviceState, status: DeviceStatus, reason: string, now: number): DeviceState {
+  const { o: _o, ...rest } = s;
+  return { ...rest, s: status, r: reason, p: status === 'Updated' || needsCleanup(s.p) ? 'cleanup' : 'final', t: now };
+}
+
+function needsCleanup(p: DevicePhase): boolean {
+  return p !== 'discover' && p !== 'final' && p !== 'cleanup';
+}
+
+function setupError(a: Cmd): [DeviceStatus, string] | null {
+  if (a.fragAlgoUnsupported) return ['FragAlgoUnsupported', 'FragSessionSetupAns: FragAlgo unsupported'];
+  if (a.notEnoughMemory) return ['NotEnoughMemory', 'FragSessionSetupAns: not enough memory'];
+  if (a.fragIndexUnsupported) return ['FragIndexUnsupported', 'FragSessionSetupAns: FragIndex unsupported'];
+  if (a.wrongDescriptor) return ['WrongDescriptor', 'FragSessionSetupAns: wrong descriptor'];
+  if (a.sessionCntReplay) return ['SessionCntReplay', 'FragSessionSetupAns: SessionCnt replay'];
+  return null;
+}
+
+function sessionError(a: Cmd): string | null {
+  const bits = ['mcGroupUndefined', 'freqError', 'drError', 'startMissed'].filter((k) => a[k]);
+  return bits.length ? `McClass${a.type === 'McClassBSessionAns' ? 'B' : 'C'}SessionAns: ${bits.join(', ')}` : null;
+}
+
+/** Folds one decoded uplink (all commands of one frame on one package port) into the device state. */
+export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: MachineContext, uplinkMs: number): Transition {
+  let s: DeviceState = { ...s0 };
+  const replies: Request[] = [];
+  let event: Record<string, unknown> | undefined;
+  const now = ctx.nowMs;
+  // The outstanding request on this port is answered by any frame on the port that carries one of its answers.
+  const answered = cmds.some((c) => !['AppTimeReq', 'FragDataBlockReceivedReq', 'FragSessionStatusAns'].includes(c.type));
+  if (answered && s.o && s.o.port === ctx.ports[pkg]) {
+    const { o: _o, ...rest } = s;
+    s = rest;
+  }
+  for (const c of cmds) {
+    switch (c.type) {
+      case 'PackageVersionAns': {
+        const name = PACKAGE_ID[c.packageIdentifier as number];
+        if (!name) break;
+        const v: [number, number, number, number] = s.v ? [...s.v] : [0, 0, 0, 0];
+        v[PACKAGE_INDEX[name]] = c.packageVersion as number;
+        s.v = v;
+        break;
+      }
+      case 'McGroupSetupAns':
+        if (c.idError) s = finish(s, 'McGroupError', 'McGroupSetupAns: IDerror', now);
+        break;
+      case 'FragSessionSetupAns': {
+        const err = setupError(c);
+        if (err) s = finish(s, err[0], err[1], now);
+        else if (s.p === 'fragSetup') s = to(s, 'ready', now);
+        break;
+      }
+      case 'McClassCSessionAns':
+      case 'McClassBSessionAns': {
+        if (s.p !== 'session') break;
+        const err = sessionError(c);
+        if (err) s = finish(s, 'SessionError', err, now);
+        else s = to(s, 'listening', now, { tts: [(c.timeToStart as number) ?? 0, uplinkMs] });
+        break;
+      }
+      case 'FragSessionStatusAns': {
+        const flags =
+          (c.notEnoughMatrixMemory || c.memoryError ? 1 : 0) | (c.micError ? 2 : 0) | (c.sessionDoesNotExist ? 4 : 0);
+        s.fs = [c.nbFragReceived as number, c.missingFrag as number, flags, s.fs?.[3] ?? 0];
+        if (s.p === 'listening' && flags & 1) s = finish(s, 'NotEnoughMemory', 'FragSessionStatusAns: decoder memory exhausted', now);
+        else if (s.p === 'listening' && flags & 2 && c.missingFrag === 0) s = finish(s, 'MICError', 'FragSessionStatusAns: MIC error', now);
+        break;
+      }
+      case 'FragDataBlockReceivedReq':
+        replies.push({ pkg: 'ts004', commands: [{ type: 'FragDataBlockReceivedAns', fragIndex: c.fragIndex as number }] });
+        if (s.p !== 'listening' && s.p !== 'session') break;
+        if (c.micError) s = finish(s, 'MICError', 'FragDataBlockReceivedReq: MIC error, block discarded', now);
+        else s = to(s, 'complete', now);
+        break;
+      case 'DevUpgradeImageAns': {
+        if (s.p !== 'upgrade') break;
+        const st = c.status as number;
+        if (st === 3) {
+          if (c.nextFirmwareVersion === ctx.targetVersion) s = to(s, 'reboot', now);
+          else s = finish(s, 'ImageRejected', `DevUpgradeImageAns: valid image but version ${hex32(c.nextFirmwareVersion as number)}`, now);
+        } else if (st === 0) {
+          // Nothing reassembled yet: back to listening if fragments may still come, decided by the campaign.
+          s = to(s, 'listening', now, { fs: [0, 0, 8, 0] });
+        } else {
+          s = finish(s, 'ImageRejected', st === 1 ? 'DevUpgradeImageAns: image corrupt or bad signature' : 'DevUpgradeImageAns: wrong hardware', now);
+        }
+        break;
+      }
+      case 'DevRebootCountdownAns':
+      case 'DevRebootTimeAns': {
+        if (s.p !== 'reboot') break;
+        const left = (c.countdown ?? c.rebootTime ?? 0) as number;
+        if (left === 0) s = finish(s, 'ImageRejected', `${c.type}: device refused the reboot`, now);
+        // Ask for the version once the reboot time has passed (plus one answer time-out of slack).
+        else s = to(s, 'verify', now, { w: uplinkMs + left * 1000 });
+        break;
+      }
+      case 'DevVersionAns': {
+        s.fw = c.fwVersion as number;
+        if (s.p !== 'verify') break;
+        if (c.fwVersion === ctx.targetVersion) s = finish(s, 'Updated', `running ${hex32(ctx.targetVersion)}`, now);
+        else s = finish(s, 'ImageRejected', `after reboot still running ${hex32(c.fwVersion as number)}`, now);
+        break;
+      }
+      case 'FragSessionDeleteAns':
+      case 'McGroupDeleteAns':
+        if (s.p === 'cleanup') {
+          const done = (s.cl ?? 0) | (c.type === 'FragSessionDeleteAns' ? 1 : 2);
+          s = done === 3 ? to({ ...s, cl: done }, 'final', now) : { ...s, cl: done };
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  // Discovery is complete when TS004, TS005 and TS006 versions are known (and the group set-up was answered).
+  if (s.p === 'discover' && s.s === 'Pending' && !s.o && s.v) {
+    const [, v4, v5, v6] = s.v;
+    if (!v5 || !v4 || !v6) {
+      const missing = [!v5 && 'TS005', !v4 && 'TS004', !v6 && 'TS006'].filter(Boolean).join(', ');
+      s = finish(s, 'PackageNotSupported', `no PackageVersionAns for ${missing}`, now);
+    } else if (v6 !== 1) s = finish(s, 'PackageNotSupported', `TS006 version ${v6} unsupported`, now);
+    else s = to(s, 'fragSetup', now);
+  }
+  if (s.p !== s0.p || s.s !== s0.s) event = { type: 'device', devEui: undefined, phase: s.p, status: s.s, reason: s.r };
+  return { state: s, ...(event ? { event } : {}), ...(replies.length ? { replies } : {}) };
+}
+
+/**
+ * The request the device needs next, if any, given its phase. A device has at most one outstanding request;
+ * the worker records it in `o` before sending it.
+ */
+export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null {
+  if (s.o) return null;
+  switch (s.p) {
+    case 'discover': {
+      const v = s.v ?? [0, 0, 0, 0];
+      if (!v[2]) {
+        if (!ctx.keys) return null;
+        return {
+          pkg: 'ts005',
+          commands: [
+            { type: 'PackageVersionReq' },
+            {
+              type: 'McGroupSetupReq',
+              mcGroupId: ctx.mcGroupId,
+              mcAddr: ctx.mcAddr,
+              mcKeyEncrypted: ctx.keys.mcKeyEncrypted,
+              minMcFCnt: 0,
+              maxMcFCnt: 0xffffffff,
+            },
+          ],
+        };
+      }
+      if (!v[1]) return { pkg: 'ts004', commands: [{ type: 'PackageVersionReq' }] };
+      if (!v[3]) return { pkg: 'ts006', commands: [{ type: 'PackageVersionReq' }] };
+      return null;
+    }
+    case 'fragSetup': {
+      const v2 = s.v?.[1] === 2;
+      const base: Cmd = {
+        type: 'FragSessionSetupReq',
+        fragIndex: ctx.fragIndex,
+        mcGroupBitMask: 1 << ctx.mcGroupId,
+        nbFrag: ctx.nbFrag,
+        fragSize: ctx.fragSize,
+        fragAlgo: 0,
+        blockAckDelay: ctx.blockAckDelay,
+        padding: ctx.padding,
+        descriptor: ctx.descriptor,
+      };
+      if (!v2) return { pkg: 'ts004', commands: [base] };
+      if (!ctx.keys?.fragSetupMic) return null;
+      const sessionCnt = s.sc ?? 0;
+      return {
+        pkg: 'ts004',
+        commands: [{ ...base, ackReception: true, sessionCnt, mic: ctx.keys.fragSetupMic(sessionCnt) }],
+      };
+    }
+    case 'ready':
+      if (ctx.sessionTimeGps === undefined) return null;
+      return {
+        pkg: 'ts005',
+        commands: [
+          ctx.groupType === 'C'
+            ? {
+                type: 'McClassCSessionReq',
+                mcGroupId: ctx.mcGroupId,
+                sessionTime: ctx.sessionTimeGps,
+                timeOut: ctx.sessionTimeOut,
+                dlFrequencyHz: ctx.frequencyHz,
+                dr: ctx.dr,
+              }
+            : {
+                type: 'McClassBSessionReq',
+                mcGroupId: ctx.mcGroupId,
+                sessionTime: ctx.sessionTimeGps - (ctx.sessionTimeGps % 128),
+                periodicity: ctx.classBPeriodicity,
+                timeOut: ctx.sessionTimeOut,
+                dlFrequencyHz: ctx.frequencyHz,
+                dr: ctx.dr,
+              },
+        ],
+      };
+    case 'complete':
+      return { pkg: 'ts006', commands: [{ type: 'DevUpgradeImageReq' }] };
+    case 'reboot':
+      return { pkg: 'ts006', commands: [{ type: 'DevRebootCountdownReq', countdown: ctx.rebootDelayS }] };
+    case 'verify':
+      if (s.w !== undefined && ctx.nowMs < s.w) return null;
+      return { pkg: 'ts006', commands: [{ type: 'DevVersionReq' }] };
+    case 'cleanup': {
+      const done = s.cl ?? 0;
+      if (!(done & 1)) return { pkg: 'ts004', commands: [{ type: 'FragSessionDeleteReq', fragIndex: ctx.fragIndex }] };
+      if (!(done & 2)) return { pkg: 'ts005', commands: [{ type: 'McGroupDeleteReq', mcGroupId: ctx.mcGroupId }] };
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
+/** The phase a device enters when the request for its current phase has been sent. */
+export function phaseAfterSend(p: DevicePhase): DevicePhase {
+  switch (p) {
+    case 'ready':
+      return 'session';
+    case 'complete':
+      return 'upgrade';
+    default:
+      return p;
+  }
+}
+
+/**
+ * An outstanding request got no answer in time: re-send it (the worker checks the device queue first) or give up.
+ * Clean-up requests that time out end the conversation without changing the status.
+ */
+export function onTimeout(s: DeviceState, ctx: MachineContext): Transition {
+  if (!s.o) return { state: s };
+  if (s.o.n <= ctx.retries) return { state: { ...s, o: { ...s.o, at: ctx.nowMs, n: s.o.n + 1, ok: false } } };
+  if (s.p === 'cleanup') return { state: to(s, 'final', ctx.nowMs), event: { type: 'device', phase: 'final', status: s.s } };
+  const state = finish(s, 'Timeout', `no answer on port ${s.o.port} after ${s.o.n} attempts (${s.p})`, ctx.nowMs);
+  return { state, event: { type: 'device', phase: state.p, status: state.s, reason: state.r } };
+}
+
+function hex32(n: number): string {
+  return '0x' + (n >>> 0).toString(16).padStart(8, '0');
+}

@@ -1,0 +1,143 @@
+/**
+ * The planner: fragment size, block geometry, pacing (time on air, regional duty cycle, gateways), the multicast
+ * session length and the ETA, all from the campaign spec and the image size. Pure: no I/O.
+ */
+import { dataRate, frameAirtimeMs, maxAppPayload, subBandFor } from '../codec/region.js';
+import type { RegionName } from '../codec/region.js';
+
+export const MAX_N = 16383;
+export const DATA_FRAGMENT_OVERHEAD = 3; // CID + Index&N
+
+export interface PlanInput {
+  imageBytes: number;
+  region: RegionName;
+  dr: number;
+  frequencyHz: number;
+  groupType: 'C' | 'B';
+  classBPeriodicity: number;
+  gatewayCount: number;
+  fragSize?: number | undefined;
+  initialRedundancyPercent: number;
+  maxRedundancyPercent: number;
+  blockAckDelay: number;
+  maxRepairRounds: number;
+  uplinkIntervalS: number;
+  unicastRetries: number;
+  rebootDelayS: number;
+  /** Minimum spacing ChirpStack keeps between Class C multicast items (`multicast_class_c_margin`, default 5 s). */
+  classCMarginMs?: number;
+}
+
+export interface Plan {
+  fragSize: number;
+  nbFrag: number;
+  padding: number;
+  /** Coded fragments in the first broadcast. */
+  initialCoded: number;
+  /** Most coded fragments the campaign may ever send (initial + repair). */
+  maxCoded: number;
+  /** Time on air of one DataFragment frame at the session DR. */
+  fragmentAirtimeMs: number;
+  /** Spacing between two fragments as the planner paces them. */
+  fragmentIntervalMs: number;
+  /** Duty cycle of the sub-band the session frequency falls in. */
+  dutyCycle: number;
+  /** Window in which devices answer a FragSessionStatusReq (2^(BlockAckDelay+4) s). */
+  statusWindowMs: number;
+  /** Class C: TimeOut exponent (session lasts 2^TimeOut s). Class B: exponent of 128 s beacon periods. */
+  sessionTimeOut: number;
+  sessionSeconds: number;
+  /** Expected campaign duration: setup + broadcast + one status round + apply. */
+  etaSeconds: number;
+  /** Airtime of the first broadcast, summed over the gateways that carry it. */
+  initialAirtimeSeconds: number;
+  warnings: string[];
+}
+
+export class PlanError extends Error {
+  override readonly name = 'PlanError';
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+  }
+}
+
+export function planCampaign(p: PlanInput): Plan {
+  const warnings: string[] = [];
+  if (!(p.imageBytes > 0)) throw new PlanError('image', 'is empty');
+  let rate;
+  try {
+    rate = dataRate(p.region, p.dr, 'downlink');
+  } catch (e) {
+    throw new PlanError('multicast.dr', (e as Error).message.replace(/^dr: /, ''));
+  }
+  const maxFrag = maxAppPayload(p.region, rate.dr) - DATA_FRAGMENT_OVERHEAD;
+  const fragSize = p.fragSize ?? maxFrag;
+  if (fragSize > maxFrag) {
+    throw new PlanError('fragmentation.fragSize', `${fragSize} exceeds the ${maxFrag} bytes DR${p.dr} allows in ${p.region}`);
+  }
+  let band;
+  try {
+    band = subBandFor(p.region, p.frequencyHz);
+  } catch (e) {
+    throw new PlanError('multicast.frequencyHz', (e as Error).message.replace(/^frequency: /, ''));
+  }
+  const nbFrag = Math.ceil(p.imageBytes / fragSize);
+  const padding = nbFrag * fragSize - p.imageBytes;
+  const initialCoded = Math.ceil((nbFrag * p.initialRedundancyPercent) / 100);
+  let maxCoded = Math.max(initialCoded, Math.ceil((nbFrag * p.maxRedundancyPercent) / 100));
+  if (nbFrag + initialCoded > MAX_N) {
+    throw new PlanError('image', `needs ${nbFrag} fragments of ${fragSize} B plus ${initialCoded} coded; N is 14 bits (max ${MAX_N})`);
+  }
+  if (nbFrag + maxCoded > MAX_N) {
+    warnings.push(`maxRedundancyPercent capped: M + R must stay <= ${MAX_N}`);
+    maxCoded = MAX_N - nbFrag;
+  }
+  if (nbFrag <= 5) warnings.push(`degenerate block: M = ${nbFrag} (parity rows cover some fragments late or never)`);
+
+  const fragmentAirtimeMs = frameAirtimeMs(p.region, rate.dr, fragSize + DATA_FRAGMENT_OVERHEAD, 'downlink');
+  const margin = p.classCMarginMs ?? 5000;
+  // Each gateway sends every fragment (DELAY scheduling: one after another) and keeps its own duty cycle.
+  const busyMs = p.gatewayCount * fragmentAirtimeMs;
+  const dutyMs = fragmentAirtimeMs / band.dutyCycle;
+  let fragmentIntervalMs = Math.max(busyMs, dutyMs, margin);
+  if (p.groupType === 'B') fragmentIntervalMs = Math.max(fragmentIntervalMs, 2 ** p.classBPeriodicity * 1000);
+  fragmentIntervalMs = Math.ceil(fragmentIntervalMs);
+
+  const statusWindowMs = 2 ** (p.blockAckDelay + 4) * 1000;
+  const broadcastMs = (nbFrag + maxCoded) * fragmentIntervalMs;
+  const sessionSeconds = Math.ceil((broadcastMs + (p.maxRepairRounds + 1) * (statusWindowMs + 2 * fragmentIntervalMs)) / 1000);
+  let sessionTimeOut: number;
+  if (p.groupType === 'C') {
+    sessionTimeOut = Math.max(0, Math.ceil(Math.log2(Math.max(1, sessionSeconds))));
+  } else {
+    sessionTimeOut = Math.max(0, Math.ceil(Math.log2(Math.max(1, sessionSeconds / 128))));
+  }
+  if (sessionTimeOut > 15) {
+    warnings.push(`session of ${sessionSeconds} s exceeds the longest TimeOut; capped at 2^15`);
+    sessionTimeOut = 15;
+  }
+  const uplinkMs = p.uplinkIntervalS * 1000;
+  const setupMs = 5 * uplinkMs; // discovery, fragmentation setup and session request, one uplink each, some slack
+  const initialMs = (nbFrag + initialCoded) * fragmentIntervalMs;
+  const applyMs = 4 * uplinkMs + p.rebootDelayS * 1000;
+  const etaSeconds = Math.ceil((setupMs + initialMs + statusWindowMs + applyMs) / 1000);
+  return {
+    fragSize,
+    nbFrag,
+    padding,
+    initialCoded,
+    maxCoded,
+    fragmentAirtimeMs,
+    fragmentIntervalMs,
+    dutyCycle: band.dutyCycle,
+    statusWindowMs,
+    sessionTimeOut,
+    sessionSeconds,
+    etaSeconds,
+    initialAirtimeSeconds: ((nbFrag + initialCoded) * busyMs) / 1000,
+    warnings,
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * What the service does with each uplink from the integration: answer clock-sync requests at once (TS003), and
+ * append every other application-layer answer of a device in a campaign to that campaign's answer stream, where
+ * the pipeline step picks it up. Batched: one Redis round trip to find the campaigns and one to append.
+ */
+import { decodeCommands, encodeCommands } from '../src/codec/frame.js';
+import { unixMsToGps } from '../src/codec/gpstime.js';
+import type { CampaignSpec } from '../src/campaign/schema.js';
+import type { NormalizedUplink } from '../src/chirpstack/uplink-event.js';
+import type { WorkerContext } from './context.js';
+import { pMap } from './pipeline/pmap.js';
+
+export type { NormalizedUplink };
+
+const portsCache = new Map<string, CampaignSpec['ports']>();
+
+async function portsOf(ctx: WorkerContext, campaignId: string): Promise<CampaignSpec['ports'] | undefined> {
+  let p = portsCache.get(campaignId);
+  if (!p) {
+    const c = await ctx.store.get(campaignId);
+    if (!c) return undefined;
+    p = c.spec.ports;
+    portsCache.set(campaignId, p);
+  }
+  return p;
+}
+
+/** AppTimeAns for an AppTimeReq received at `rxGps` (PROTOCOL.md §3.3): none when the correction is 0 and no answer is required. */
+export function appTimeAnswer(deviceTime: number, ansRequired: boolean, tokenReq: number, rxGps: number): Uint8Array | null {
+  const correction = (rxGps - deviceTime) | 0; // modulo 2^32, as a signed 32-bit value
+  if (correction === 0 && !ansRequired) return null;
+  return encodeCommands('ts003', 'downlink', [{ type: 'AppTimeAns', timeCorrection: correction, tokenAns: tokenReq }]);
+}
+
+export interface UplinkCounters {
+  processed: number;
+  ignored: number;
+  clockSync: number;
+}
+
+export async function processUplinks(ctx: WorkerContext, ups: NormalizedUplink[], counters?: UplinkCounters): Promise<void> {
+  const candidates = ups.filter((u) => u.fPort > 0 && u.data.length > 0);
+  if (candidates.length === 0) return;
+  // Each worker drops duplicates it has seen; this drops those another worker has (one SET NX per uplink).
+  const p = ctx.store.redis.pipeline();
+  for (const u of candidates) p.set(ctx.store.keys.dedup(u.deduplicationId), '1', 'EX', 3600, 'NX');
+  const first = (await p.exec()) ?? [];
+  const withData = candidates.filter((_, i) => first[i]?.[1] === 'OK');
+  if (withData.length === 0) return;
+  const ids = await ctx.store.redis.hmget(ctx.store.keys.deviceIndex(), ...withData.map((u) => u.devEui));
+  const answers: { campaignId: string; devEui: string; fPort: number; hex: string; timeMs: number }[] = [];
+  const clock: { devEui: string; port: number; bytes: Uint8Array }[] = [];
+  for (let i = 0; i < withData.length; i++) {
+    const u = withData[i]!;
+    const campaignId = ids[i];
+    if (!campaignId) {
+      if (counters) counters.ignored++;
+      continue;
+    }
+    const ports = await portsOf(ctx, campaignId);
+    if (!ports) continue;
+    if (u.fPort === ports.ts003) {
+      const dec = decodeCommands('ts003', 'uplink', u.data);
+      const rxGps = u.gpsTimeMs !== undefined ? Math.floor(u.gpsTimeMs / 1000) : unixMsToGps(u.timeMs);
+      for (const cmd of dec.commands) {
+        if (cmd.type !== 'AppTimeReq') continue;
+        const ans = appTimeAnswer(cmd.deviceTime, cmd.ansRequired, cmd.tokenReq, rxGps);
+        if (ans) clock.push({ devEui: u.devEui, port: ports.ts003, bytes: ans });
+      }
+      continue;
+    }
+    answers.push({ campaignId, devEui: u.devEui, fPort: u.fPort, hex: Buffer.from(u.data).toString('hex'), timeMs: u.timeMs });
+  }
+  await ctx.store.appendAnswers(answers);
+  await pMap(clock, 16, (a) => ctx.chirpstack.enqueueDownlink(a.devEui, { fPort: a.port, data: a.bytes }).then(() => undefined));
+  if (counters) {
+    counters.processed += answers.length;
+    counters.clockSync += clock.length;
+  }
+}
