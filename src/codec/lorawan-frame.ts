@@ -104,7 +104,7 @@ export function decodeDownlinkFrame(
   const micAt = phyPayload.length - 4;
   if (portAt >= micAt) fail('fPort', portAt, 'missing: frame carries no application payload');
   const fCnt16 = v.getUint16(6, true);
-  let fCnt = (keys.fCntFull & 0xffff0000) + fCnt16;
+  let fCnt = keys.fCntFull - (keys.fCntFull % 0x10000) + fCnt16;
   if (fCnt < keys.fCntFull) fCnt += 0x10000;
   if (fCnt > 0xffffffff) return null;
   const msg = phyPayload.subarray(0, micAt);
