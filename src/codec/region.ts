@@ -36,10 +36,11 @@ const TABLES: Record<RegionName, readonly DataRate[]> = {
     lora(1, 11, 125000, 59),
     lora(2, 10, 125000, 59),
     lora(3, 9, 125000, 123),
-    lora(4, 8, 125000, 250),
-    lora(5, 7, 125000, 250),
-    lora(6, 7, 250000, 250),
-    { dr: 7, modulation: 'FSK', bitRate: 50000, maxMacPayload: 250, maxAppPayload: 242, directions: BOTH },
+    // Repeater-compatible sizes (RP002 EU868 table), as ChirpStack applies them: larger multicast items are dropped.
+    lora(4, 8, 125000, 230),
+    lora(5, 7, 125000, 230),
+    lora(6, 7, 250000, 230),
+    { dr: 7, modulation: 'FSK', bitRate: 50000, maxMacPayload: 230, maxAppPayload: 222, directions: BOTH },
   ],
   US915: [
     lora(0, 10, 125000, 19, UP),
