@@ -4,11 +4,10 @@
  * call takes `nowMs` (true simulated time) and randomness comes from a seeded PRNG, so thousands of devices replay
  * identically in one process.
  */
-import { gpsToUnixMs } from '../codec/gpstime.js';
 import { DEFAULT_PORTS, decodeCommands, encodeCommands, type AnyCommand, type PackageName, type Versions } from '../codec/frame.js';
 import type { MulticastFrame, Uplink } from '../sim/types.js';
 import { AnswerQueue } from './answer-queue.js';
-import { ClockSync } from './clock-sync.js';
+import { ClockSync, gpsMs } from './clock-sync.js';
 import { DeviceClock } from './device-clock.js';
 import { FirmwareManagement } from './firmware.js';
 import type { FragDecoderLimits } from './frag-decoder.js';
@@ -49,6 +48,9 @@ export interface AppLayerOptions {
 export interface GroupSnapshot {
   mcGroupId: number;
   mcAddr: number;
+  /** Session keys the device derived, lower-case hex. */
+  mcAppSKey: string;
+  mcNwkSKey: string;
   minMcFCnt: number;
   maxMcFCnt: number;
   session: { kind: 'C' | 'B'; sessionTime: number; startReadingMs: number; endReadingMs: number } | null;
@@ -178,11 +180,13 @@ export class DeviceAppLayer {
       imageReason: r && !r.ok ? `${r.reason}: ${r.detail}` : null,
       reboots: this.firmware.reboots,
       rebootAtMs: this.firmware.rebootAtMs,
-      clockOffsetMs: this.clock.offsetMs(nowMs),
+      clockOffsetMs: this.clockSync.offsetMs(nowMs),
       clockSynced: this.clock.synced,
       groups: this.multicast.list().map((g) => ({
         mcGroupId: g.mcGroupId,
         mcAddr: g.mcAddr,
+        mcAppSKey: Buffer.from(g.mcAppSKey).toString('hex'),
+        mcNwkSKey: Buffer.from(g.mcNwkSKey).toString('hex'),
         minMcFCnt: g.minMcFCnt,
         maxMcFCnt: g.maxMcFCnt,
         session: g.session && { kind: g.session.kind, sessionTime: g.session.sessionTime, startReadingMs: g.session.startReadingMs, endReadingMs: g.session.endReadingMs },
@@ -252,7 +256,7 @@ export class DeviceAppLayer {
 
   /** LBM counts uptime (GPS second 0 at boot) until its first sync; others start from their offset true time. */
   private bootReading(nowMs: number, clockOffsetMs: number): number {
-    return this.profile.uptimeClockUntilSynced ? gpsToUnixMs(0) : nowMs + clockOffsetMs;
+    return this.profile.uptimeClockUntilSynced ? 0 : gpsMs(nowMs) + clockOffsetMs;
   }
 
   /** Reset: answers in RAM, multicast groups and fragmentation state are lost; the bootloader runs; time is asked again. */
@@ -261,7 +265,7 @@ export class DeviceAppLayer {
     this.multicast.reset();
     this.frag.reset();
     this.firmware.reboot();
-    if (this.profile.uptimeClockUntilSynced) this.clock.set(atMs, gpsToUnixMs(0), false);
+    if (this.profile.uptimeClockUntilSynced) this.clock.set(atMs, 0, false);
     this.bootedAtMs = atMs;
     this.clockSync.boot(atMs);
   }

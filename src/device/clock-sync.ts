@@ -3,7 +3,7 @@
  * when forced; applies AppTimeAns only when its token matches (PROTOCOL.md §3.3), then advances the token.
  */
 import type { AnyCommand } from '../codec/frame.js';
-import { gpsToUnixMs, unixMsToGps } from '../codec/gpstime.js';
+import { unixMsToGps } from '../codec/gpstime.js';
 import type { DeviceClock } from './device-clock.js';
 import type { HandlerContext, ReplyOptions } from './handler-context.js';
 import type { DeviceProfile } from './profiles.js';
@@ -35,12 +35,17 @@ export class ClockSync {
 
   /** Device GPS time in whole seconds (modulo 2^32) by its own clock. */
   gpsNow(nowMs: number): number {
-    return unixMsToGps(Math.floor(this.clock.read(nowMs))) >>> 0;
+    return Math.floor(this.clock.read(nowMs) / 1000) >>> 0;
   }
 
   /** The true time at which the device's clock reaches GPS second `gps`. */
   trueTimeOfGps(gps: number, nowMs: number): number {
-    return this.clock.trueTimeOf(gpsToUnixMs(gps), nowMs);
+    return this.clock.trueTimeOf(gps * 1000, nowMs);
+  }
+
+  /** Device clock minus true GPS time at `nowMs`, ms. */
+  offsetMs(nowMs: number): number {
+    return this.clock.read(nowMs) - gpsMs(nowMs);
   }
 
   get token(): number {
@@ -126,4 +131,10 @@ export class ClockSync {
 
 function periodMsOf(exponent: number): number {
   return 128 * 2 ** exponent * 1000;
+}
+
+/** True GPS time in ms of a Unix time in ms. */
+export function gpsMs(unixMs: number): number {
+  const whole = Math.floor(unixMs / 1000);
+  return unixMsToGps(unixMs) * 1000 + (unixMs - whole * 1000);
 }

@@ -1,6 +1,7 @@
 /**
  * A device's own notion of time: a reading that drifts against true (simulated) time and that TS003 corrects.
- * Readings are Unix milliseconds as the device believes them; protocol fields convert them to GPS seconds.
+ * Readings are GPS milliseconds (since 1980-01-06, no leap seconds) as the device believes them, so a TS003
+ * TimeCorrection in GPS seconds applies directly, also to an uptime clock that starts at 0.
  */
 export class DeviceClock {
   private baseMs: number;
@@ -11,7 +12,7 @@ export class DeviceClock {
 
   /**
    * @param nowMs    true time at creation
-   * @param readingMs what the device clock reads at `nowMs`
+   * @param readingMs what the device clock reads at `nowMs` (GPS ms)
    * @param driftPpm how fast the device clock runs (+ = fast), parts per million
    */
   constructor(nowMs: number, readingMs: number, driftPpm: number, synced = false) {
@@ -24,14 +25,9 @@ export class DeviceClock {
     this.synced = synced;
   }
 
-  /** The device clock reading (Unix ms as the device believes it) at true time `nowMs`. */
+  /** The device clock reading (GPS ms as the device believes it) at true time `nowMs` (Unix ms). */
   read(nowMs: number): number {
     return this.baseMs + (nowMs - this.refMs) * this.rate;
-  }
-
-  /** Device clock minus true time at `nowMs`, ms. */
-  offsetMs(nowMs: number): number {
-    return this.read(nowMs) - nowMs;
   }
 
   /** Steps the clock by `deltaMs` at `nowMs` (TS003 TimeCorrection) and marks it synchronised. */

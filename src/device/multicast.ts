@@ -5,7 +5,6 @@
  * goes to the package on its port.
  */
 import type { AnyCommand } from '../codec/frame.js';
-import { gpsToUnixMs } from '../codec/gpstime.js';
 import { decryptMcKey, mcKEKey, mcRootKey, mcSessionKeys } from '../codec/keys.js';
 import type { MulticastFrame } from '../sim/types.js';
 import type { ClockSync } from './clock-sync.js';
@@ -19,7 +18,7 @@ const U24_MAX = 0xffffff;
 
 export interface McSessionWindow {
   kind: 'C' | 'B';
-  /** Window by the device's clock, device Unix ms. */
+  /** Window by the device's clock, device GPS ms. */
   startReadingMs: number;
   endReadingMs: number;
   sessionTime: number;
@@ -187,7 +186,7 @@ export class MulticastSetup {
       return;
     }
     // Without a time source LBM opens the window at once and reports TimeToStart 0xFFFFFF.
-    const startReadingMs = synced || this.profile.timeToStart === 'truncate' ? gpsToUnixMs(sessionTime) : this.clock.clock.read(ctx.nowMs);
+    const startReadingMs = synced || this.profile.timeToStart === 'truncate' ? sessionTime * 1000 : this.clock.clock.read(ctx.nowMs);
     g.session = { kind, startReadingMs, endReadingMs: startReadingMs + durationS * 1000, sessionTime, dlFrequencyHz, dr };
     ctx.reply((txMs) => ({ ...base, timeToStart: this.timeToStart(sessionTime, txMs) }) as AnyCommand);
   }
