@@ -234,6 +234,25 @@ describe('signed images', () => {
     expect(inspectImage(img).delta).toEqual({ baseVersion: '1.0.0', baseSha256: hex(delta.baseDigest) });
   });
 
+  it('never throws and never accepts random bytes or random multi-byte damage', () => {
+    const img = image(ed, '1.2.3');
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        expect(checkImage(bytes, policy()).ok).toBe(false);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(img.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), (edits) => {
+        const bad = img.slice();
+        for (const [i, x] of edits) bad[i]! ^= x;
+        const r = checkImage(bad, policy());
+        // Edits may cancel out (same byte, same mask twice); otherwise the image must be refused.
+        expect(r.ok).toBe(Buffer.from(bad).equals(Buffer.from(img)));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('signs deterministically with both algorithms', () => {
     expect(hex(image(ecdsa, '2.0.0'))).toBe(hex(image(ecdsa, '2.0.0')));
     expect(hex(image(ed, '2.0.0'))).toBe(hex(image(ed, '2.0.0')));

@@ -1,6 +1,6 @@
 /** Service-side image checks: a campaign refuses an image that would not pass the device's own check. */
 import type { ImageHeader } from '../codec/image-header.js';
-import { checkImage, type TrustedKey } from '../device/image-check.js';
+import { checkImage, type ImageRejectReason, type TrustedKey } from '../device/image-check.js';
 
 export interface CampaignImageOptions {
   publicKeys: TrustedKey[];
@@ -13,7 +13,7 @@ export interface CampaignImageOptions {
 export class ImageRejectedError extends Error {
   override readonly name = 'ImageRejectedError';
   constructor(
-    readonly reason: string,
+    readonly reason: ImageRejectReason,
     readonly detail: string,
   ) {
     super(`image: ${reason.replace(/-/g, ' ')}: ${detail}`);
