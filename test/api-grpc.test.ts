@@ -122,7 +122,7 @@ describe('Get, List, Cancel', () => {
         [c, { p: 'final', s: 'PackageNotSupported', r: 'no TS004', t: 3000, lw: '1.1' }],
       ]),
       [],
-      { nbFrag: 100, fragmentsSent: 40, etaSeconds: 321 },
+      { plan: JSON.stringify({ nbFrag: 100, initialCoded: 15 }), fragmentsSent: 40, etaSeconds: 321, mcKey: '00'.repeat(16) },
     );
     const got = await api.client.get(id, true);
     expect(got.devices).toEqual([
@@ -132,8 +132,9 @@ describe('Get, List, Cancel', () => {
     ]);
     expect(got.byStatus).toMatchObject({ Updated: 1, Pending: 1, PackageNotSupported: 1, Timeout: 0 });
     expect(got.byPhase).toEqual({ final: 2, listening: 1 });
-    expect(got.data).toMatchObject({ nbFrag: '100', fragmentsSent: '40', etaSeconds: '321' });
-    // 100 fragments + 15 % default initial redundancy.
+    expect(got.data).toMatchObject({ fragmentsSent: '40', etaSeconds: '321' });
+    expect(got.data.mcKey).toBeUndefined();
+    // 100 uncoded + 15 coded fragments in the first broadcast.
     expect(got.progress).toEqual({ devicesSetUp: 2, fragmentsSent: 40, fragmentsPlanned: 115, devicesUpdated: 1, devicesFinal: 2 });
   });
 
@@ -158,30 +159,33 @@ describe('Get, List, Cancel', () => {
 describe('Watch', () => {
   it('replays, follows new events and ends at the final stage', async () => {
     const { id } = await api.client.create(JSON.stringify(makeSpec(2)));
+    // Whatever submission wrote (created, plan, ...): the replay part of the stream.
+    const stored = (await api.store.readEvents(id)).map((e) => e.id);
     const w = api.client.watch(id);
     const received: CampaignEventMsg[] = [];
-    const done = (async () => {
-      for await (const ev of w.events) {
-        received.push(ev);
-        if (ev.type === 'created') {
-          await api.store.setStage(id, 'broadcast');
-          await api.store.addEvent(id, { type: 'fragments', sent: 10 });
-          await api.store.setStage(id, 'done');
-          await api.store.addEvent(id, { type: 'late' });
-        }
+    for await (const ev of w.events) {
+      received.push(ev);
+      if (received.length === stored.length) {
+        // Replay is over and the server is following: these arrive live.
+        await api.store.setStage(id, 'broadcast');
+        await api.store.addEvent(id, { type: 'fragments', sent: 10 });
+        await api.store.setStage(id, 'done');
+        await api.store.addEvent(id, { type: 'late' });
       }
-    })();
-    await done;
-    expect(received.map((e) => e.type)).toEqual(['created', 'stage', 'fragments', 'stage']);
-    expect(JSON.parse(received[3]!.json)).toMatchObject({ type: 'stage', stage: 'done', id: received[3]!.id });
-    expect(JSON.parse(received[2]!.json)).toMatchObject({ sent: 10 });
+    }
+    const n = stored.length;
+    expect(received.slice(0, n).map((e) => e.id)).toEqual(stored);
+    expect(received[0]!.type).toBe('created');
     expect(received[0]!.time).toBeGreaterThan(0);
+    expect(received.slice(n).map((e) => e.type)).toEqual(['stage', 'fragments', 'stage']);
+    expect(JSON.parse(received[n + 1]!.json)).toMatchObject({ type: 'fragments', sent: 10, id: received[n + 1]!.id });
+    expect(JSON.parse(received[n + 2]!.json)).toMatchObject({ type: 'stage', stage: 'done' });
     expect(api.server.activeWatches()).toBe(0);
 
     // A finished campaign replays from a cursor up to its final stage event; past that, the stream just ends.
-    const after = await collect(api.client.watch(id, received[1]!.id).events);
+    const after = await collect(api.client.watch(id, received[n]!.id).events);
     expect(after.map((e) => e.type)).toEqual(['fragments', 'stage']);
-    const tail = await collect(api.client.watch(id, received[3]!.id).events);
+    const tail = await collect(api.client.watch(id, received[n + 2]!.id).events);
     expect(tail.map((e) => e.type)).toEqual(['late']);
   });
 

@@ -17,23 +17,28 @@ export function isSetUp(d: DeviceState): boolean {
   return AFTER_SETUP.has(d.s);
 }
 
-function num(v: string | undefined): number | undefined {
-  if (v === undefined || v.trim() === '') return undefined;
+function num(v: string | undefined): number {
   const n = Number(v);
-  return Number.isFinite(n) && n >= 0 ? n : undefined;
+  return v !== undefined && v.trim() !== '' && Number.isFinite(n) && n >= 0 ? n : 0;
 }
 
-/**
- * Fragments of the first broadcast: the pipeline's `fragmentsPlanned` when it stores one, else nbFrag plus the
- * spec's initial redundancy; 0 before planning.
- */
+/** Fragments of the first broadcast (uncoded + initial coded) from the stored plan; 0 before planning. */
 export function fragmentsPlanned(c: CampaignRecord): number {
-  const planned = num(c.data.fragmentsPlanned);
-  if (planned !== undefined) return Math.round(planned);
-  const nbFrag = num(c.data.nbFrag);
-  if (nbFrag === undefined) return 0;
-  const pct = c.spec.fragmentation?.initialRedundancyPercent ?? 0;
-  return nbFrag + Math.ceil((nbFrag * pct) / 100);
+  if (!c.data.plan) return 0;
+  try {
+    const plan = JSON.parse(c.data.plan) as { nbFrag?: unknown; initialCoded?: unknown };
+    return (Number(plan.nbFrag) || 0) + (Number(plan.initialCoded) || 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Data fields never shown to clients: key material the pipeline keeps (mcKey). */
+const SECRET = /key$/i;
+
+/** The record's data map without secrets. */
+export function publicData(data: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(data).filter(([k]) => !SECRET.test(k)));
 }
 
 export function progressOf(c: CampaignRecord, devices: Iterable<DeviceState>): ProgressMsg {
@@ -47,7 +52,7 @@ export function progressOf(c: CampaignRecord, devices: Iterable<DeviceState>): P
   }
   return {
     devicesSetUp: setUp,
-    fragmentsSent: Math.round(num(c.data.fragmentsSent) ?? 0),
+    fragmentsSent: Math.round(num(c.data.fragmentsSent)),
     fragmentsPlanned: fragmentsPlanned(c),
     devicesUpdated: updated,
     devicesFinal: final,
@@ -75,7 +80,7 @@ function header(c: CampaignRecord): Omit<CampaignMsg, 'byStatus' | 'byPhase' | '
     error: c.error ?? '',
     applicationId: c.spec.applicationId ?? '',
     devicesTotal: c.spec.devices?.length ?? 0,
-    data: c.data,
+    data: publicData(c.data),
   };
 }
 

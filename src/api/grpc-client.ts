@@ -49,7 +49,7 @@ function callError(e: unknown, address: string): ApiCallError {
   const code = se.code ?? grpc.status.UNKNOWN;
   const details = se.details || (e instanceof Error ? e.message : String(e));
   if (code === grpc.status.UNAVAILABLE && !/^[\w.[\]]+: /.test(details)) {
-    return new ApiCallError(code, `api: cannot reach ${address} (${details})`);
+    return new ApiCallError(code, `api: cannot reach ${address} (${details.replace(/\.?\s*Resolution note:.*$/s, '')})`);
   }
   if (code === grpc.status.DEADLINE_EXCEEDED) return new ApiCallError(code, `api: no answer from ${address} in time`);
   return new ApiCallError(code, details);

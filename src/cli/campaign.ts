@@ -1,4 +1,154 @@
+/**
+ * `lorafuota campaign submit|status|watch|cancel|list`: a client of the gRPC API (`lorafuota serve`).
+ */
 import type { Command } from 'commander';
+import type { ApiClient } from '../api/grpc-client.js';
 
-/** Registers the `campaign` command group (filled in by its owner). */
-export function register(_program: Command): void {}
+interface ApiFlags {
+  api?: string;
+  token?: string;
+}
+
+function withApiFlags(cmd: Command): Command {
+  return cmd
+    .option('--api <host:port>', 'API server (env LORAFUOTA_API)', process.env.LORAFUOTA_API ?? '127.0.0.1:50051')
+    .option('--token <token>', 'bearer token (env LORAFUOTA_API_TOKEN)');
+}
+
+/** Opens a client, runs `fn`, always closes the channel (an open channel keeps the process alive). */
+async function withClient<T>(flags: ApiFlags, fn: (c: ApiClient) => Promise<T>): Promise<T> {
+  const token = flags.token ?? process.env.LORAFUOTA_API_TOKEN;
+  if (!token) throw new Error('token: required (--token or LORAFUOTA_API_TOKEN)');
+  const { createApiClient } = await import('../api/grpc-client.js');
+  const client = createApiClient({ address: flags.api ?? '127.0.0.1:50051', token });
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+async function readFileOr(field: string, path: string, encoding?: 'utf8'): Promise<Buffer | string> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return encoding ? await readFile(path, encoding) : await readFile(path);
+  } catch (e) {
+    throw new Error(`${field}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+interface SubmitFlags extends ApiFlags {
+  image?: string;
+  pubkey: string[];
+  clientToken?: string;
+  watch?: boolean;
+}
+
+/** The spec file with --image, --pubkey and --client-token applied, as JSON text. */
+async function buildSpecJson(path: string, o: SubmitFlags): Promise<string> {
+  const text = (await readFileOr('spec', path, 'utf8')) as string;
+  let spec: unknown;
+  try {
+    spec = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`spec: ${path} is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new Error(`spec: ${path} must hold a JSON object`);
+  const s = spec as Record<string, unknown>;
+  if (o.image) s.imageBase64 = ((await readFileOr('image', o.image)) as Buffer).toString('base64');
+  if (o.pubkey.length) s.publicKeys = await Promise.all(o.pubkey.map(async (f) => (await readFileOr('pubkey', f, 'utf8')) as string));
+  if (o.clientToken) s.clientToken = o.clientToken;
+  return JSON.stringify(s);
+}
+
+/** Follows a campaign until its final stage; resolves to the exit status (0 = done with every device updated). */
+async function watchCampaign(client: ApiClient, id: string): Promise<number> {
+  const { allUpdated, barView, lineView } = await import('./progress.js');
+  const out = process.stdout;
+  const first = await client.get(id);
+  const view = out.isTTY ? await barView(out, first) : lineView((s) => out.write(s));
+  const refresh = out.isTTY ? setInterval(() => void client.get(id).then(view.update, () => {}), 1000) : undefined;
+  try {
+    for await (const ev of client.watch(id).events) view.event(ev);
+    const last = await client.get(id);
+    view.update(last);
+    view.stop();
+    out.write(`${last.stage}: ${last.byStatus.Updated ?? 0}/${last.devicesTotal} devices updated${last.error ? ` (${last.error})` : ''}\n`);
+    return allUpdated(last) ? 0 : 1;
+  } finally {
+    clearInterval(refresh);
+    view.stop();
+  }
+}
+
+export function register(program: Command): void {
+  const campaign = program.command('campaign').description('submit, inspect, follow and cancel campaigns through the API');
+
+  withApiFlags(
+    campaign
+      .command('submit')
+      .description('submit a campaign spec; prints {"id","created"}')
+      .argument('<spec>', 'campaign spec JSON file')
+      .option('--image <file>', 'signed image file (fills imageBase64)')
+      .option('--pubkey <file>', 'trusted public key file (repeatable; fills publicKeys)', (v: string, acc: string[]) => [...acc, v], [])
+      .option('--client-token <token>', 'idempotency token: resubmitting returns the same campaign')
+      .option('--watch', 'follow the campaign after submitting (exit status as in watch)'),
+  ).action(async (path: string, o: SubmitFlags) => {
+    const specJson = await buildSpecJson(path, o);
+    await withClient(o, async (client) => {
+      const res = await client.create(specJson);
+      process.stdout.write(JSON.stringify({ id: res.id, created: res.created }) + '\n');
+      if (o.watch) process.exitCode = await watchCampaign(client, res.id);
+    });
+  });
+
+  withApiFlags(
+    campaign
+      .command('status')
+      .description('stage, device counts and pipeline figures of a campaign')
+      .argument('<id>', 'campaign id')
+      .option('--json', 'print the Campaign message as JSON')
+      .option('--devices', 'include one row per device'),
+  ).action(async (id: string, o: ApiFlags & { json?: boolean; devices?: boolean }) => {
+    await withClient(o, async (client) => {
+      const c = await client.get(id, o.devices === true);
+      if (o.json) process.stdout.write(JSON.stringify(c) + '\n');
+      else process.stdout.write((await import('./progress.js')).formatStatus(c));
+    });
+  });
+
+  withApiFlags(
+    campaign
+      .command('watch')
+      .description('follow a campaign until it ends; exit 0 when done with every device updated, else 1')
+      .argument('<id>', 'campaign id'),
+  ).action(async (id: string, o: ApiFlags) => {
+    await withClient(o, async (client) => {
+      process.exitCode = await watchCampaign(client, id);
+    });
+  });
+
+  withApiFlags(
+    campaign.command('cancel').description('ask the pipeline to stop a campaign').argument('<id>', 'campaign id'),
+  ).action(async (id: string, o: ApiFlags) => {
+    await withClient(o, async (client) => {
+      const cancelled = await client.cancel(id);
+      process.stdout.write(JSON.stringify({ id, cancelled }) + '\n');
+      if (!cancelled) process.exitCode = 1;
+    });
+  });
+
+  withApiFlags(
+    campaign.command('list').description('every campaign, oldest first').option('--json', 'one JSON object per line'),
+  ).action(async (o: ApiFlags & { json?: boolean }) => {
+    await withClient(o, async (client) => {
+      for (const c of await client.list()) {
+        process.stdout.write(
+          o.json
+            ? JSON.stringify(c) + '\n'
+            : `${c.id}  ${c.stage.padEnd(9)}  ${String(c.devicesTotal).padStart(6)} devices  ${new Date(c.createdAt).toISOString()}  ${c.name}\n`,
+        );
+      }
+    });
+  });
+}

@@ -1,2 +1,0 @@
-// `npm run demo`: placeholder until the campaign pipeline lands.
-process.stdout.write('demo: not yet implemented\n');
