@@ -212,6 +212,7 @@ describe('signed images', () => {
     expect(checkImage(img, policy({ deviceClass: 'water-meter' }))).toMatchObject({ ok: false, reason: 'wrong-device-class', upImageStatus: 2 });
     expect(checkImage(img, policy({ hwRevision: 0 }))).toMatchObject({ ok: false, reason: 'wrong-device-class', upImageStatus: 2 });
     expect(checkImage(img, policy({ hwRevision: 2 })).ok).toBe(true);
+    expect(() => checkImage(img, policy({ hwRevision: 16 }))).toThrow(/^hwRevision/);
     expect(checkImage(img, policy({ manufacturer: 8 }))).toMatchObject({ ok: false, reason: 'wrong-device-class' });
     expect(checkImage(img, policy({ manufacturer: 7 })).ok).toBe(true);
   });

@@ -104,6 +104,8 @@ function split(image: Uint8Array): ImageParts | ImageCheckResult {
  * installable here (device class, hardware, manufacturer, rollback, delta) gives 2; a valid image gives 3.
  */
 export function checkImage(image: Uint8Array | null, policy: ImagePolicy): ImageCheckResult {
+  const rev = policy.hwRevision;
+  if (rev !== undefined && !(Number.isInteger(rev) && rev >= 0 && rev <= 15)) throw new RangeError(`hwRevision: must be 0..15, got ${rev}`);
   if (image === null || image.length === 0) return reject('truncated', 'no image received', 0);
   const parts = split(image);
   if (!('signedBytes' in parts)) return parts;
@@ -119,8 +121,8 @@ export function checkImage(image: Uint8Array | null, policy: ImagePolicy): Image
   if (policy.deviceClass !== null && !equalBytes(h.deviceClassId, deviceClassId(policy.deviceClass))) {
     return reject('wrong-device-class', `image is not for device class '${policy.deviceClass}'`, 2);
   }
-  if (policy.hwRevision !== undefined && !((h.hwCompat >> policy.hwRevision) & 1)) {
-    return reject('wrong-device-class', `hardware revision ${policy.hwRevision} is not in hwCompat 0x${h.hwCompat.toString(16)}`, 2);
+  if (rev !== undefined && !((h.hwCompat >> rev) & 1)) {
+    return reject('wrong-device-class', `hardware revision ${rev} is not in hwCompat 0x${h.hwCompat.toString(16)}`, 2);
   }
   if (policy.manufacturer !== undefined && h.manufacturer !== policy.manufacturer) {
     return reject('wrong-device-class', `manufacturer ${h.manufacturer} is not ${policy.manufacturer}`, 2);
