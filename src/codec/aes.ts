@@ -43,26 +43,36 @@ function dbl(b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** CMAC subkey K1 per key (hex), so a MIC costs one cipher call; bounded so long runs do not grow it forever. */
+const k1Cache = new Map<string, Uint8Array>();
+
+function subkeyK1(key: Uint8Array): Uint8Array {
+  const id = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');
+  let k1 = k1Cache.get(id);
+  if (!k1) {
+    if (k1Cache.size >= 1024) k1Cache.clear();
+    k1 = dbl(aesEncryptBlock(key, new Uint8Array(BLOCK)));
+    k1Cache.set(id, k1);
+  }
+  return k1;
+}
+
 /** AES-CMAC (RFC 4493): the full 16-byte tag. */
 export function aesCmac(key: Uint8Array, msg: Uint8Array): Uint8Array {
   checkBytes('aesCmac', 'key', key, BLOCK);
-  const k1 = dbl(aesEncryptBlock(key, new Uint8Array(BLOCK)));
+  const k1 = subkeyK1(key);
   const n = Math.max(1, Math.ceil(msg.length / BLOCK));
   const complete = msg.length > 0 && msg.length % BLOCK === 0;
-  // Last block: XOR K1 if complete, else pad with 10* and XOR K2.
-  const last = new Uint8Array(BLOCK);
-  const tail = msg.subarray((n - 1) * BLOCK);
-  last.set(tail);
-  if (!complete) last[tail.length] = 0x80;
+  // The last block is XORed with K1 if complete, else padded with 10* and XORed with K2; then the whole message
+  // goes through AES-CBC with a zero IV in one call, and the last output block is the tag.
+  const buf = new Uint8Array(n * BLOCK);
+  buf.set(msg);
+  if (!complete) buf[msg.length] = 0x80;
   const sub = complete ? k1 : dbl(k1);
-  // CBC-MAC over the first n-1 blocks in one cipher call; its last output block is the chaining value.
-  let x = new Uint8Array(BLOCK);
-  if (n > 1) {
-    const cbc = createCipheriv('aes-128-cbc', key, new Uint8Array(BLOCK));
-    cbc.setAutoPadding(false);
-    const out = cbc.update(msg.subarray(0, (n - 1) * BLOCK));
-    x = new Uint8Array(out.subarray(out.length - BLOCK));
-  }
-  for (let i = 0; i < BLOCK; i++) last[i]! ^= sub[i]! ^ x[i]!;
-  return aesEncryptBlock(key, last);
+  const lastAt = (n - 1) * BLOCK;
+  for (let i = 0; i < BLOCK; i++) buf[lastAt + i]! ^= sub[i]!;
+  const cbc = createCipheriv('aes-128-cbc', key, new Uint8Array(BLOCK));
+  cbc.setAutoPadding(false);
+  const out = cbc.update(buf);
+  return new Uint8Array(out.subarray(out.length - BLOCK));
 }
