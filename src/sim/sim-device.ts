@@ -106,7 +106,9 @@ export class SimDevice implements SimulatedDevice {
   nextUplinkAt(nowMs: number): number {
     if (this.spec.silent) return Infinity;
     // A programmed reboot wakes the device at its time; the uplink after the boot is scheduled then.
-    return Math.min(this.nextTxMs, this.appLayer(nowMs).rebootAtMs ?? Infinity);
+    // (Power the device up first: that draws its first transmit time.)
+    const rebootAtMs = this.appLayer(nowMs).rebootAtMs ?? Infinity;
+    return Math.min(this.nextTxMs, rebootAtMs);
   }
 
   transmit(nowMs: number): Uplink | null {
