@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { createApiClient } from '../src/api/grpc-client.js';
+import { startApiServer } from '../src/api/grpc-server.js';
 import type { ApiCallError } from '../src/api/grpc-client.js';
 import type { CampaignEventMsg } from '../src/api/proto.js';
 import { makeSpec } from './helpers/spec.js';
@@ -203,5 +204,40 @@ describe('Watch', () => {
 
     const e = await rejection(collect(api.client.watch('missing').events));
     expect(e.code).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('streams a long history in order across read batches', async () => {
+    const { id } = await api.client.create(JSON.stringify(makeSpec(1)));
+    const p = api.store.redis.pipeline();
+    for (let i = 0; i < 2500; i++) {
+      p.xadd(api.store.keys.events(id), '*', 'e', JSON.stringify({ type: 'tick', time: i + 1, i }));
+    }
+    await p.exec();
+    await api.store.setStage(id, 'failed', { error: 'test' });
+    const got = await collect(api.client.watch(id).events);
+    const ticks = got.filter((e) => e.type === 'tick').map((e) => (JSON.parse(e.json) as { i: number }).i);
+    expect(ticks).toEqual(Array.from({ length: 2500 }, (_, i) => i));
+    expect(got.at(-1)!.type).toBe('stage');
+    expect(JSON.parse(got.at(-1)!.json)).toMatchObject({ stage: 'failed', error: 'test' });
+  });
+
+  it('ends open watches with UNAVAILABLE when the server closes', async () => {
+    const other = await startApiServer({ redisUrl: api.redisUrl, prefix: api.prefix, token: api.token, address: '127.0.0.1:0' });
+    const client = createApiClient({ address: `127.0.0.1:${other.port}`, token: api.token });
+    const { id } = await client.create(JSON.stringify(makeSpec(1)));
+    const w = client.watch(id);
+    const types: string[] = [];
+    const ended = (async () => {
+      for await (const ev of w.events) {
+        types.push(ev.type);
+        if (ev.type === 'created') void other.close();
+      }
+    })();
+    const e = await rejection(ended);
+    expect(types[0]).toBe('created');
+    expect(e.code).toBe(grpc.status.UNAVAILABLE);
+    expect(e.message).toBe('server: shutting down');
+    expect(other.activeWatches()).toBe(0);
+    client.close();
   });
 });
