@@ -54,12 +54,12 @@ class Encoder implements FecEncoder {
   private readonly rowsAt: number;
   private readonly outAt: number;
 
-  /** `batch`: how many coded rows one call of codedBatch can produce (1 = on-demand only, no table). */
+  /** `batch`: how many coded rows one call of codedBatch can produce (0 = on demand only: no table). */
   constructor(
     data: Uint8Array,
     readonly fragSize: number,
     readonly rule: FecRule,
-    private readonly batch: number,
+    batch: number,
   ) {
     const m = checkInput(data, fragSize);
     this.nbFrag = m;
@@ -68,9 +68,9 @@ class Encoder implements FecEncoder {
     this.stride = Math.ceil(fragSize / 16) * 16;
     this.rowBytes = rowWords(m) * 4;
     this.tableAt = Math.ceil(m / GROUP) * GROUP * this.stride;
-    this.rowsAt = this.tableAt + (batch > 1 ? 256 * this.stride : 0);
-    this.outAt = this.rowsAt + batch * this.rowBytes;
-    this.kernel = createXorKernel(this.outAt + batch * this.stride);
+    this.rowsAt = this.tableAt + (batch > 0 ? 256 * this.stride : 0);
+    this.outAt = this.rowsAt + Math.max(1, batch) * this.rowBytes;
+    this.kernel = createXorKernel(this.outAt + Math.max(1, batch) * this.stride);
     this.memoryBytes = this.kernel.memory.buffer.byteLength;
     const mem = new Uint8Array(this.kernel.memory.buffer);
     for (let i = 0; i < m; i++) mem.set(data.subarray(i * fragSize, (i + 1) * fragSize), i * this.stride);
@@ -86,7 +86,7 @@ class Encoder implements FecEncoder {
     return mem.slice(this.outAt, this.outAt + this.fragSize);
   }
 
-  /** Coded payloads k = 1..count (count <= batch) written to `dst` at `dstAt`, fragSize bytes each; returns
+  /** Coded payloads k = 1..count (1 <= count <= batch) written to `dst` at `dstAt`, fragSize bytes each; returns
    *  the OR of their rows (which uncoded fragments they cover). */
   codedBatch(count: number, dst: Uint8Array, dstAt: number): Uint32Array {
     const { kernel, stride, rowBytes, nbFrag: m } = this;
@@ -118,7 +118,7 @@ class Encoder implements FecEncoder {
 }
 
 export function createFecEncoder(data: Uint8Array, opts: { fragSize: number; rule?: FecRule }): FecEncoder {
-  return new Encoder(data, opts.fragSize, checkRule(opts.rule ?? 1), 1);
+  return new Encoder(data, opts.fragSize, checkRule(opts.rule ?? 1), 0);
 }
 
 function uncoveredWarning(covered: Uint32Array, m: number, lastN: number): string[] {
@@ -143,7 +143,7 @@ export function fecEncode(
   if (m + redundancy > MAX_N) {
     throw new FecError('redundancy', `M + R = ${m} + ${redundancy} exceeds ${MAX_N} (N has 14 bits)`);
   }
-  const enc = new Encoder(data, fragSize, rule, Math.max(1, redundancy));
+  const enc = new Encoder(data, fragSize, rule, redundancy);
   const all = new Uint8Array((m + redundancy) * fragSize);
   enc.uncoded(all);
   const warnings = [...enc.warnings];

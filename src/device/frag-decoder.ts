@@ -259,7 +259,7 @@ export class FragDecoder {
     parityRowInto(n - s.nbFrag, s.nbFrag, s.rule, this.line);
     this.loadAcc(payload);
     this.vec.fill(0);
-    for (let w = 0; w < this.line.length; w++) {
+    for (let w = 0, words = rowWords(s.nbFrag); w < words; w++) {
       let bits = this.line[w]!;
       while (bits !== 0) {
         const i = (w << 5) + 31 - Math.clz32(bits & -bits);
