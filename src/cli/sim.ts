@@ -1,4 +1,119 @@
 import type { Command } from 'commander';
 
-/** Registers the `sim` command group (filled in by its owner). */
-export function register(_program: Command): void {}
+function fail(field: string, reason: string): never {
+  throw new Error(`${field}: ${reason}`);
+}
+
+function num(field: string, v: string, lo: number, hi: number, integer = false): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < lo || n > hi || (integer && !Number.isInteger(n))) {
+    fail(field, `must be ${integer ? 'an integer' : 'a number'} in ${lo}..${hi}, got "${v}"`);
+  }
+  return n;
+}
+
+function hostPort(v: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(v);
+  if (!m) fail('--grpc', `expected HOST:PORT, got "${v}"`);
+  return { host: m[1]!, port: num('--grpc', m[2]!, 0, 65535, true) };
+}
+
+interface SimCliOptions {
+  devices: string;
+  loss: string;
+  seed: string;
+  grpc: string;
+  mqtt?: string;
+  httpIntegration?: string[];
+  speedup: string;
+  model: string;
+  burst?: string;
+  bad: string;
+  silent: string;
+  protobuf?: boolean;
+  classCMargin?: string;
+  uplinkInterval?: string;
+  apiToken?: string;
+  deviceClass: string;
+  firmwareVersion: string;
+  pubkey?: string[];
+}
+
+async function runSim(o: SimCliOptions): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const { versionToU32 } = await import('../codec/image-header.js');
+  const { parsePublicKeyFile } = await import('../image/keys.js');
+  const { startSimulation } = await import('../sim/runner.js');
+  const model = o.model;
+  if (model !== 'uniform' && model !== 'gilbert-elliott') fail('--model', `must be uniform or gilbert-elliott, got "${model}"`);
+  const { host, port } = hostPort(o.grpc);
+  let firmwareVersion: number;
+  try {
+    firmwareVersion = versionToU32(o.firmwareVersion);
+  } catch {
+    fail('--firmware-version', `expected X.Y.Z, got "${o.firmwareVersion}"`);
+  }
+  const trustedKeys = await Promise.all(
+    (o.pubkey ?? []).map(async (p) => {
+      const text = await readFile(p, 'utf8').catch(() => fail('--pubkey', `cannot read ${p}`));
+      return parsePublicKeyFile(text, '--pubkey');
+    }),
+  );
+  const sim = await startSimulation({
+    devices: num('--devices', o.devices, 0, 100_000, true),
+    seed: num('--seed', o.seed, -(2 ** 31), 2 ** 31 - 1, true),
+    loss: num('--loss', o.loss, 0, 1),
+    model,
+    ...(o.burst !== undefined ? { burstLength: num('--burst', o.burst, 1, 1e6) } : {}),
+    badFraction: num('--bad', o.bad, 0, 1),
+    silentFraction: num('--silent', o.silent, 0, 1),
+    host,
+    port,
+    ...(o.apiToken ? { apiToken: o.apiToken } : {}),
+    ...(o.mqtt ? { mqttUrl: o.mqtt } : {}),
+    httpUrls: (o.httpIntegration ?? []).flatMap((u) => u.split(',')).filter(Boolean),
+    encoding: o.protobuf ? 'protobuf' : 'json',
+    speedup: num('--speedup', o.speedup, 1e-3, 1e6),
+    ...(o.classCMargin !== undefined ? { classCMarginMs: num('--class-c-margin', o.classCMargin, 0, 3_600_000) } : {}),
+    ...(o.uplinkInterval !== undefined ? { uplinkIntervalMs: num('--uplink-interval', o.uplinkInterval, 1000, 86_400_000) } : {}),
+    deviceClass: o.deviceClass,
+    firmwareVersion,
+    trustedKeys,
+  });
+  process.stdout.write(JSON.stringify(sim.provisioning) + '\n');
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await sim.stop();
+  process.stderr.write(
+    JSON.stringify({ simTimeMs: sim.network.time, uplinks: sim.network.uplinkStats, airtime: sim.network.airtime(), integration: sim.out.stats }) + '\n',
+  );
+}
+
+/** `lorafuota sim`: runs the simulated ChirpStack + LoRaWAN network + fleet alone until interrupted. */
+export function register(program: Command): void {
+  program
+    .command('sim')
+    .description('run a simulated ChirpStack v4 (gRPC) with a simulated LoRaWAN network and fleet; prints the provisioning as JSON')
+    .option('--devices <n>', 'fleet size', '100')
+    .option('--loss <p>', 'downlink loss probability of a typical device, 0..1', '0.1')
+    .option('--seed <s>', 'seed that makes the run repeatable', '1')
+    .option('--grpc <host:port>', 'where the ChirpStack gRPC API listens (port 0 = any free port)', '127.0.0.1:8080')
+    .option('--mqtt <url>', 'publish uplink events to this MQTT broker (ChirpStack MQTT integration)')
+    .option('--http-integration <url...>', 'POST uplink events to these URLs with ?event=up (ChirpStack HTTP integration)')
+    .option('--protobuf', 'encode integration events as protobuf instead of JSON')
+    .option('--speedup <x>', 'simulated seconds per wall second', '60')
+    .option('--model <name>', 'loss model: uniform or gilbert-elliott', 'uniform')
+    .option('--burst <frames>', 'mean loss-burst length for gilbert-elliott')
+    .option('--bad <fraction>', 'share of devices with a 4x worse link', '0.1')
+    .option('--silent <fraction>', 'share of devices that never transmit', '0')
+    .option('--class-c-margin <ms>', 'minimum gap between class C multicast frames of a group (default 1000)')
+    .option('--uplink-interval <ms>', 'device uplink interval (default 60000)')
+    .option('--api-token <token>', 'API token the gRPC server accepts (default: random, printed)')
+    .option('--device-class <name>', 'device class the simulated firmware reports', 'sim-sensor')
+    .option('--firmware-version <X.Y.Z>', 'firmware version the devices run', '1.0.0')
+    .option('--pubkey <file...>', 'public key files the devices trust for images')
+    .action((opts: SimCliOptions) => runSim(opts));
+}
