@@ -118,6 +118,8 @@ describe('campaign status and cancel', () => {
     expect(table.stdout).toContain('stage        prepare\n');
     expect(table.stdout).toContain('by status    Pending 1, Updated 1\n');
     expect(table.stdout).toContain('fragments    20/58 planned\n');
+    expect(table.stdout).toContain('plan         nbFrag=50 initialCoded=8\n');
+    expect(table.stdout).toMatch(/\nfigures      fragmentsSent=20 /);
     expect(table.stdout).toMatch(new RegExp(`\\n${eui}  Updated  final +0x00000020  1970-01-01T00:00:00.005Z`));
 
     const json = await run(['campaign', 'status', id, '--json', ...apiFlags()]);

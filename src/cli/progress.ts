@@ -13,6 +13,21 @@ function counts(m: Record<string, number>): string {
   return parts.length ? parts.join(', ') : '-';
 }
 
+const PLAN_FIELDS = ['fragSize', 'nbFrag', 'initialCoded', 'maxCoded', 'etaSeconds', 'initialAirtimeSeconds'];
+
+/** The stored plan's headline fields (the full plan is in `status --json`). */
+function planSummary(json: string | undefined): string {
+  if (!json) return '';
+  try {
+    const plan = JSON.parse(json) as Record<string, unknown>;
+    const parts = PLAN_FIELDS.filter((k) => typeof plan[k] === 'number').map((k) => `${k}=${+(plan[k] as number).toFixed(3)}`);
+    const warnings = Array.isArray(plan.warnings) ? plan.warnings.length : 0;
+    return parts.join(' ') + (warnings ? ` warnings=${warnings}` : '');
+  } catch {
+    return '(unreadable)';
+  }
+}
+
 /** The readable `campaign status` output. */
 export function formatStatus(c: CampaignMsg): string {
   const p = c.progress;
@@ -21,7 +36,7 @@ export function formatStatus(c: CampaignMsg): string {
     ['application', c.applicationId],
     ['stage', c.stage],
     ['created', iso(c.createdAt)],
-    ['updated', iso(c.updatedAt)],
+    ['last change', iso(c.updatedAt)],
     ['devices', String(c.devicesTotal)],
     ['by status', counts(c.byStatus)],
     ['by phase', counts(c.byPhase)],
@@ -30,7 +45,11 @@ export function formatStatus(c: CampaignMsg): string {
     ['updated', `${p.devicesUpdated}/${c.devicesTotal}`],
   ];
   if (c.error) rows.push(['error', c.error]);
-  const data = Object.keys(c.data).sort();
+  const plan = planSummary(c.data.plan);
+  if (plan) rows.push(['plan', plan]);
+  const data = Object.keys(c.data)
+    .filter((k) => k !== 'plan')
+    .sort();
   if (data.length) rows.push(['figures', data.map((k) => `${k}=${c.data[k]}`).join(' ')]);
   let out = rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n') + '\n';
   if (c.devices.length) {
@@ -97,11 +116,15 @@ export async function barView(stream: NodeJS.WriteStream, first: CampaignMsg): P
     updated.update(p.devicesUpdated, { note: lastEvent });
   };
   update(first);
+  let stopped = false;
   return {
     event: (ev) => {
       lastEvent = `last: ${ev.type}`;
     },
     update,
-    stop: () => multi.stop(),
+    stop: () => {
+      if (!stopped) multi.stop();
+      stopped = true;
+    },
   };
 }
