@@ -138,6 +138,11 @@ describe('encoding errors', () => {
     expect([e.command, e.field, e.offset]).toEqual(['FragSessionStatusReq', 'fragIndex', 3]);
     expect(e.message).toMatch(/0\.\.3, got 4/);
   });
+  it('a missing numeric field is an error, a missing flag is false', () => {
+    const e = thrown(() => encodeCommands('ts005', 'uplink', [{ type: 'McGroupSetupAns', idError: true } as unknown as AnyCommand]));
+    expect([e.command, e.field, e.offset]).toEqual(['McGroupSetupAns', 'mcGroupId', 1]);
+    expect(Buffer.from(encodeCommands('ts004', 'uplink', [{ type: 'FragDataBlockReceivedReq', fragIndex: 1 } as AnyCommand], { ts004: 2 })).toString('hex')).toBe('0401');
+  });
   it('v2 setup needs sessionCnt and a 4-byte mic; v1 setup refuses them', () => {
     const base = { type: 'FragSessionSetupReq', fragIndex: 0, mcGroupBitMask: 1, nbFrag: 10, fragSize: 10, fragAlgo: 0, blockAckDelay: 0, padding: 0, descriptor: 0 } as const;
     expect(thrown(() => encodeCommands('ts004', 'downlink', [base], { ts004: 2 })).field).toBe('sessionCnt');

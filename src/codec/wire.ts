@@ -77,11 +77,12 @@ export class Writer {
     return v;
   }
 
-  /** Packs bit fields into one byte: parts are [field, value, width, shift]; booleans count as 0/1. */
+  /** Packs bit fields into one byte: parts are [field, value, width, shift]. One-bit flags take booleans
+   *  (absent = false); wider fields must be integers. */
   bits(parts: [string, number | boolean | undefined, number, number][]): this {
     let b = 0;
     for (const [field, v, width, shift] of parts) {
-      const n = typeof v === 'boolean' || v === undefined ? Number(v ?? false) : v;
+      const n = width === 1 && (typeof v === 'boolean' || v === undefined) ? Number(v ?? false) : v;
       b |= this.check(field, n, (1 << width) - 1) << shift;
     }
     this.out.push(b);
