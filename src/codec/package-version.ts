@@ -17,9 +17,6 @@ export interface PackageVersionAns {
   packageVersion: number;
 }
 
-/** PackageIdentifier values (TS007 = 0 .. TS006 = 4). */
-export const PACKAGE_IDENTIFIERS = { ts007: 0, ts003: 1, ts005: 2, ts004: 3, ts006: 4 } as const;
-
 export const packageVersionReq = spec<PackageVersionReq>({
   cid: 0x00,
   type: 'PackageVersionReq',

@@ -54,9 +54,6 @@ export type Ts003Downlink =
 export type Ts003Uplink = PackageVersionAns | AppTimeReq | DeviceAppTimePeriodicityAns;
 export type Ts003Command = Ts003Downlink | Ts003Uplink;
 
-/** Seconds between resyncs requested by DeviceAppTimePeriodicityReq.Period. */
-export const periodicitySeconds = (period: number): number => 128 * 2 ** period;
-
 const forceResync = <T extends 'ForceDeviceResyncReq' | 'ForceDeviceResyncCmd'>(type: T, version: 1 | 2) =>
   spec<{ type: T; nbTransmissions: number }>({
     cid: 0x03,

@@ -115,12 +115,6 @@ export type Ts004Uplink =
   | FragDataBlockReceivedReq;
 export type Ts004Command = Ts004Downlink | Ts004Uplink;
 
-/** Upper bound in seconds of the random answer delay for BlockAckDelay b: 2^(b+4). */
-export const blockAckDelaySeconds = (blockAckDelay: number): number => 2 ** (blockAckDelay + 4);
-
-/** Bytes appended to the last uncoded fragment so that the block fills whole fragments. */
-export const fragPadding = (blockLength: number, fragSize: number): number => (fragSize - (blockLength % fragSize)) % fragSize;
-
 function writeSetupCommon(c: FragSessionSetupReq, w: Writer, v: 1 | 2): void {
   if (c.fragSize < 1) w.fail('fragSize', `must be 1..255, got ${c.fragSize}`);
   w.bits([

@@ -13,13 +13,6 @@
 import { packageVersionAns, packageVersionReq, type PackageVersionAns, type PackageVersionReq } from './package-version.js';
 import { bit, spec, type CommandSpec } from './wire.js';
 
-/** RebootTime or Countdown 0 asks for a reboot as soon as possible (the device may reboot without answering). */
-export const REBOOT_ASAP = 0;
-/** RebootTime 0xFFFFFFFF cancels a programmed reboot; the answer echoes it. */
-export const REBOOT_TIME_CANCEL = 0xffffffff;
-/** Countdown 0xFFFFFF cancels a programmed reboot; the answer echoes it. */
-export const REBOOT_COUNTDOWN_CANCEL = 0xffffff;
-
 /** UpImageStatus values of DevUpgradeImageAns. */
 export const UP_IMAGE_STATUS = { noImage: 0, corrupt: 1, wrongHardware: 2, valid: 3 } as const;
 
