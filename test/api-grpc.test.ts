@@ -206,6 +206,14 @@ describe('Watch', () => {
     expect(e.code).toBe(grpc.status.NOT_FOUND);
   });
 
+  it('ends with INTERNAL on an unreadable stored event', async () => {
+    const { id } = await api.client.create(JSON.stringify(makeSpec(1)));
+    await api.store.redis.xadd(api.store.keys.events(id), '*', 'e', '{broken');
+    const e = await rejection(collect(api.client.watch(id).events));
+    expect(e.code).toBe(grpc.status.INTERNAL);
+    expect(api.server.activeWatches()).toBe(0);
+  });
+
   it('streams a long history in order across read batches', async () => {
     const { id } = await api.client.create(JSON.stringify(makeSpec(1)));
     const p = api.store.redis.pipeline();

@@ -22,12 +22,13 @@ function isRedisFailure(e: Error): boolean {
 }
 
 /**
- * ApiError keeps its code; a Redis failure is UNAVAILABLE; a SpecError or any other Error from the submission
- * path is the caller's fault (INVALID_ARGUMENT) and its message already names the field.
+ * ApiError keeps its code; a Redis failure is UNAVAILABLE; a SpecError is INVALID_ARGUMENT. Any other error gets
+ * `other`: INVALID_ARGUMENT on the submission path (submitCampaign's errors are the caller's and name the field),
+ * INTERNAL elsewhere.
  */
-export function toServiceError(e: unknown): Partial<grpc.ServiceError> {
+export function toServiceError(e: unknown, other: grpc.status = grpc.status.INTERNAL): Partial<grpc.ServiceError> {
   if (e instanceof ApiError) return { code: e.code, details: e.message };
   if (e instanceof SpecError) return { code: grpc.status.INVALID_ARGUMENT, details: e.message };
   if (e instanceof Error && isRedisFailure(e)) return { code: grpc.status.UNAVAILABLE, details: `redis: ${e.message}` };
-  return { code: grpc.status.INVALID_ARGUMENT, details: e instanceof Error ? e.message : String(e) };
+  return { code: other, details: e instanceof Error ? e.message : String(e) };
 }

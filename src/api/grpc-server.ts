@@ -83,12 +83,13 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   const watches = new Set<(err: Partial<grpc.ServiceError> | null) => void>();
   const unauthenticated = { code: grpc.status.UNAUTHENTICATED, details: 'token: missing or wrong bearer token' };
 
-  function unary<Req, Res>(fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  /** A unary handler behind the token check; errors not otherwise classified get `other`. */
+  function unary<Req, Res>(fn: (req: Req) => Promise<Res>, other?: grpc.status): grpc.handleUnaryCall<Req, Res> {
     return (call, cb) => {
       if (!authorized(call.metadata)) return cb(unauthenticated);
       fn(call.request).then(
         (res) => cb(null, res),
-        (e: unknown) => cb(toServiceError(e)),
+        (e: unknown) => cb(toServiceError(e, other)),
       );
     };
   }
@@ -140,8 +141,9 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   });
   server.addService(Service.service, {
-    Create: unary<CreateCampaignRequest, CreateCampaignResponse>(async (req) =>
-      submitCampaign({ store, queue }, specFromRequest(req)),
+    Create: unary<CreateCampaignRequest, CreateCampaignResponse>(
+      async (req) => submitCampaign({ store, queue }, specFromRequest(req)),
+      grpc.status.INVALID_ARGUMENT,
     ),
     Get: unary<GetCampaignRequest, CampaignMsg>(async (req) => {
       const id = requireId(req.id);
