@@ -14,6 +14,7 @@ import type { FragDecoderLimits } from './frag-decoder.js';
 import { FragSessions, listN, type FragStats } from './frag-session.js';
 import type { HandlerContext, ReplyOptions } from './handler-context.js';
 import type { TrustedKey } from './image-check.js';
+import { decodeShared } from './mc-frame-cache.js';
 import { MulticastSetup } from './multicast.js';
 import { profileByName, type DeviceProfile, type ProfileName } from './profiles.js';
 import { Rng } from './rng.js';
@@ -200,7 +201,7 @@ export class DeviceAppLayer {
         status: s.status,
         micError: s.micError,
         deleted: s.deleted,
-        stats: { ...s.stats },
+        stats: { ...this.frag.stats() },
         receivedN: listN(s.receivedN),
       },
       pendingAnswers: this.queue.length,
@@ -217,7 +218,8 @@ export class DeviceAppLayer {
       reply: (make, opts) => this.enqueue(pkg, nowMs, make, opts),
       cancel: (tag) => this.queue.cancel(`${pkg}:${tag}`, nowMs),
     };
-    for (const cmd of this.decode(pkg, data)) {
+    const commands = mcGroupId === null ? this.decode(pkg, data) : decodeShared(pkg, data, this.versions);
+    for (const cmd of commands) {
       if (pkg === 'ts003') this.clockSync.handle(cmd, ctx);
       else if (pkg === 'ts004') this.frag.handle(cmd, ctx);
       else if (pkg === 'ts005') this.multicast.handle(cmd, ctx);

@@ -51,7 +51,7 @@ export interface FragSessionState {
   micError: boolean;
   /** Bitset of the N received (bit N), grown as fragments arrive. */
   receivedN: Uint8Array;
-  /** Decoder counters, kept after the decoder is released. */
+  /** Decoder counters, frozen when the decoder is released (read live ones through FragSessions.stats()). */
   stats: FragStats;
 }
 
@@ -86,6 +86,13 @@ export class FragSessions {
 
   get current(): Readonly<FragSessionState> | null {
     return this.session;
+  }
+
+  /** Counters of the current session: live from the decoder while it runs, frozen afterwards. */
+  stats(): FragStats {
+    const s = this.session;
+    if (!s) return ZERO_STATS;
+    return s.status === 'receiving' && this.decoder ? this.decoder.stats : s.stats;
   }
 
   /** Bytes held by the fragment decoder right now (0 when no session is running). */
@@ -183,9 +190,9 @@ export class FragSessions {
       if (e instanceof FragDecoderError) return;
       throw e;
     }
-    s.stats = { ...d.stats };
     if (status === 'done') this.complete(s, d.block(), ctx);
     else if (status === 'memoryError') {
+      s.stats = d.stats;
       if (this.profile.completesOnMemoryError) {
         // LoRaMac-node reports "finished" and hands over a block that was never solved.
         this.complete(s, new Uint8Array(s.params.nbFrag * s.params.fragSize - s.params.padding), ctx);
@@ -197,6 +204,7 @@ export class FragSessions {
   }
 
   private complete(s: FragSessionState, block: Uint8Array, ctx: HandlerContext): void {
+    if (this.decoder) s.stats = this.decoder.stats;
     s.status = 'done';
     this.decoder = null;
     const p = s.params;
@@ -222,7 +230,7 @@ export class FragSessions {
     const exists = s !== null && !s.deleted && s.params.fragIndex === fragIndex;
     const delayMs = this.rng.int(ackWindowMs(s?.params.blockAckDelay ?? 0));
     if (this.version === 1) {
-      const st = exists ? s.stats : ZERO_STATS;
+      const st = exists ? this.stats() : ZERO_STATS;
       const missingFrag = exists ? this.missingFrag(s) : 0;
       if (!participants && missingFrag === 0) return;
       const nbFragReceived = this.nbFragReceived(st);
@@ -234,7 +242,7 @@ export class FragSessions {
       if (!participants) return;
       // LBM: 4 bytes, a spurious MIC error bit and the shared decoder's counters; the spec: the 1-byte form.
       const long = this.profile.statusAnsAlwaysLong;
-      const st = s?.stats ?? ZERO_STATS;
+      const st = this.stats();
       const ans = long
         ? { fragIndex, nbFragReceived: this.nbFragReceived(st), missingFrag: st.missing & 0xff, micError: true }
         : { fragIndex: 0, nbFragReceived: 0, missingFrag: 0, shortForm: true };
@@ -248,7 +256,7 @@ export class FragSessions {
     const ans = {
       type: 'FragSessionStatusAns',
       fragIndex: unfed ? 0 : fragIndex,
-      nbFragReceived: unfed ? 0 : this.nbFragReceived(s.stats),
+      nbFragReceived: unfed ? 0 : this.nbFragReceived(this.stats()),
       missingFrag: unfed ? 0 : missingFrag,
       memoryError: s.status === 'memoryError',
       micError: s.micError && missingFrag === 0,
@@ -263,10 +271,11 @@ export class FragSessions {
   }
 
   private missingFrag(s: FragSessionState): number {
-    if (this.profile.missingFrag === 'cumulative') return s.stats.lostUncoded & 0xff;
+    const st = this.stats();
+    if (this.profile.missingFrag === 'cumulative') return st.lostUncoded & 0xff;
     // LBM v4.8.0 leaves MissingFrag at 1 after a loss-free reception.
-    if (s.status === 'done' && s.stats.lostUncoded === 0) return 1;
-    return Math.min(0xff, s.status === 'done' ? 0 : s.stats.missing);
+    if (s.status === 'done' && st.lostUncoded === 0) return 1;
+    return Math.min(0xff, s.status === 'done' ? 0 : st.missing);
   }
 }
 

@@ -118,7 +118,7 @@ export class MulticastSetup {
     }
     g.lastFCnt = frame.fCnt;
     g.accepted++;
-    return { ...decoded, mcGroupId: g.mcGroupId };
+    return { fPort: decoded.fPort, payload: decoded.payload, mcGroupId: g.mcGroupId };
   }
 
   private status(reqGroupMask: number, ctx: HandlerContext): void {
