@@ -122,12 +122,11 @@ export class ChirpStackClient {
     const res = await this.call('MulticastGroupService.Get', this.mc, this.mc.get, req);
     const g = res.getMulticastGroup();
     if (!g) throw new Error(`multicast_group: missing in Get response for ${id}`);
-    const region = regionFromEnum(g.getRegion());
     return {
       id: g.getId(),
       name: g.getName(),
       applicationId: g.getApplicationId(),
-      region: isRegion(region) ? region : (region as never),
+      region: regionFromEnum(g.getRegion()),
       mcAddr: mcAddrFromHex(g.getMcAddr()),
       mcAppSKey: g.getMcAppSKey(),
       mcNwkSKey: g.getMcNwkSKey(),

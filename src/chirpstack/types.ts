@@ -24,8 +24,10 @@ export interface MulticastGroupSpec {
   pingSlotPeriodicity?: number;
 }
 
-export interface MulticastGroupInfo extends Omit<MulticastGroupSpec, 'mcAppSKey' | 'mcNwkSKey'> {
+export interface MulticastGroupInfo extends Omit<MulticastGroupSpec, 'mcAppSKey' | 'mcNwkSKey' | 'region'> {
   id: string;
+  /** A region name this code knows, or `REGION_<n>` for another ChirpStack region. */
+  region: RegionName | string;
   mcAppSKey: string;
   mcNwkSKey: string;
   /** Next multicast frame counter ChirpStack will assign. */

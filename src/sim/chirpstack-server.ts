@@ -59,6 +59,7 @@ export interface SimDeviceQueueItem extends QueueItem {
 }
 
 export interface SimMulticastGroup extends MulticastGroupInfo {
+  region: RegionName;
   devices: Set<string>;
   gateways: Set<string>;
   queue: QueueItem[];
