@@ -129,11 +129,11 @@ function uncoveredWarning(covered: Uint32Array, m: number, lastN: number): strin
   return [`${missing.length} of ${m} uncoded fragments (${shown}) appear in no coded fragment N <= ${lastN}: losing one cannot be repaired`];
 }
 
-/** All M + redundancy payloads, N = 1..M+R (views into one buffer). */
+/** All M + redundancy payloads, N = 1..M+R (views into one buffer). memoryBytes: kernel memory + that buffer. */
 export function fecEncode(
   data: Uint8Array,
   opts: { fragSize: number; redundancy: number; rule?: FecRule },
-): { nbFrag: number; padding: number; fragments: Uint8Array[]; warnings: string[] } {
+): { nbFrag: number; padding: number; fragments: Uint8Array[]; warnings: string[]; memoryBytes: number } {
   const { fragSize, redundancy } = opts;
   const rule = checkRule(opts.rule ?? 1);
   const m = checkInput(data, fragSize);
@@ -149,5 +149,5 @@ export function fecEncode(
   const warnings = [...enc.warnings];
   if (redundancy > 0) warnings.push(...uncoveredWarning(enc.codedBatch(redundancy, all, m * fragSize), m, m + redundancy));
   const fragments = Array.from({ length: m + redundancy }, (_, i) => all.subarray(i * fragSize, (i + 1) * fragSize));
-  return { nbFrag: m, padding: enc.padding, fragments, warnings };
+  return { nbFrag: m, padding: enc.padding, fragments, warnings, memoryBytes: enc.memoryBytes + all.byteLength };
 }
