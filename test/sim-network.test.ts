@@ -217,6 +217,33 @@ describe('simulated network: class A and uplinks', () => {
     expect(net.airtime().uplinks).toBe(12);
   });
 
+  it('a device that owes an answer after a frame is rescheduled sooner', () => {
+    const { cs, appId, net, devices, events } = world(1, {}, 3_600_000);
+    const d = devices[0]!;
+    const orig = d.receiveMulticast.bind(d);
+    let answerAt = Infinity;
+    d.receiveMulticast = (f, now) => {
+      orig(f, now);
+      answerAt = now + 100;
+    };
+    const base = d.nextUplinkAt.bind(d);
+    d.nextUplinkAt = () => Math.min(base(), answerAt);
+    const baseTx = d.transmit.bind(d);
+    d.transmit = (now) => {
+      if (now >= answerAt) answerAt = Infinity;
+      return baseTx(now);
+    };
+    const gid = group(cs, appId, [d.devEui]);
+    net.advanceTo(T0 + 10_000);
+    enqueue(cs, gid, [frag(1)]);
+    net.advanceTo(T0 + 3_600_000 + 500);
+    const sentAt = net.lossRecord()[0]!.sent[0]!;
+    const up = frameAirtimeMs('EU868', 5, 6, 'uplink');
+    // first regular uplink, then the answer 100 ms after the frame ended (not an hour later); the stub then waits
+    // a full interval again, so nothing else falls inside the window
+    expect(events.map((e) => e.timeMs)).toEqual([Math.round(T0 + 1000 + up), Math.round(sentAt.atMs + sentAt.airtimeMs + 100 + up)]);
+  });
+
   it('scales to 10,000 devices with one schedule (one simulated hour, 60,000 uplinks)', () => {
     const { net, events } = world(10_000, {}, 600_000);
     net.advanceTo(T0 + 1000 + 3_600_000 - 1);

@@ -118,6 +118,8 @@ export class SimNetwork {
   private readonly devices = new Map<string, SimulatedDevice>();
   private readonly schedule = new Schedule();
   private readonly groupFreeAt = new Map<string, number>();
+  /** The one live uplink event of each device; older heap entries for it are stale and skipped. */
+  private readonly uplinkAt = new Map<string, number>();
   private readonly groupScheduled = new Set<string>();
   private readonly bandFreeAt = new Map<string, number>();
   private readonly record = new Map<string, GroupLossRecord>();
@@ -174,8 +176,11 @@ export class SimNetwork {
     for (let e = this.schedule.peek(); e && e.at <= simMs; e = this.schedule.peek()) {
       this.schedule.pop();
       this.nowMs = Math.max(this.nowMs, e.at);
-      if (e.kind === 'uplink') this.uplink(e.devEui, e.at);
-      else this.transmitMulticast(e.groupId, e.at);
+      if (e.kind === 'uplink') {
+        if (this.uplinkAt.get(e.devEui) !== e.at) continue;
+        this.uplinkAt.delete(e.devEui);
+        this.uplink(e.devEui, e.at);
+      } else this.transmitMulticast(e.groupId, e.at);
     }
     this.nowMs = Math.max(this.nowMs, simMs);
   }
@@ -218,9 +223,16 @@ export class SimNetwork {
     if (this.running && e.at < this.timerAt) this.arm();
   }
 
+  /** (Re)schedules the device's next uplink; called after each uplink and after each frame it receives, since an
+   *  answer it then owes may make it transmit sooner. */
   private scheduleUplink(d: SimulatedDevice, afterMs: number): void {
-    const at = d.nextUplinkAt(afterMs);
-    if (Number.isFinite(at)) this.push({ at: Math.max(at, afterMs + 1), kind: 'uplink', devEui: d.devEui });
+    const next = d.nextUplinkAt(afterMs);
+    if (!Number.isFinite(next)) return;
+    const at = Math.max(next, afterMs + 1);
+    const cur = this.uplinkAt.get(d.devEui);
+    if (cur !== undefined && cur <= at) return;
+    this.uplinkAt.set(d.devEui, at);
+    this.push({ at, kind: 'uplink', devEui: d.devEui });
   }
 
   private scheduleMulticast(groupId: string, notBefore: number): void {
@@ -289,7 +301,10 @@ export class SimNetwork {
     const toa = frameAirtimeMs(this.region, dlDr, item.data.length, 'downlink');
     this.totals.unicasts++;
     this.totals.unicastMs += toa;
-    if (!this.opts.radio.downlinkLost(d.devEui, 'unicast', item.fCnt)) d.receiveUnicast(item.fPort, item.data, rx1 + toa);
+    if (!this.opts.radio.downlinkLost(d.devEui, 'unicast', item.fCnt)) {
+      d.receiveUnicast(item.fPort, item.data, rx1 + toa);
+      this.scheduleUplink(d, rx1 + toa);
+    }
   }
 
   private transmitMulticast(groupId: string, at: number): void {
@@ -324,6 +339,7 @@ export class SimNetwork {
       if (!d || this.opts.radio.downlinkLost(devEui, stream, item.fCnt)) continue;
       heard.push(item.fCnt);
       d.receiveMulticast(frame, at + toa);
+      this.scheduleUplink(d, at + toa);
     }
     this.bandFreeAt.set(band.name, at + toa + dutyCycleOffTimeMs(toa, band.dutyCycle));
     this.groupFreeAt.set(groupId, at + Math.max(toa, g.groupType === 'CLASS_C' ? this.classCMarginMs : 0));
