@@ -1,4 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ChirpStackClient } from '../src/chirpstack/client.js';
 import { ChirpStackError } from '../src/chirpstack/call.js';
 import { rootKeyFor } from '../src/chirpstack/keys.js';
@@ -153,5 +157,31 @@ describe('gRPC outage in mid-call', () => {
     expect((await client.getDeviceKeys(DEV1)).genAppKey).toBe(KEY(3));
     client.close();
     sim.stop();
+  });
+});
+
+describe('TLS', () => {
+  it('talks to a TLS server that presents a certificate for 127.0.0.1, and refuses an untrusted one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lorafuota-tls-'));
+    try {
+      execFileSync('openssl', [
+        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=127.0.0.1',
+        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
+      ], { stdio: 'ignore' });
+      const cert = readFileSync(join(dir, 'cert.pem'));
+      const sim = new SimChirpStack();
+      provision(sim);
+      const port = await sim.listen('127.0.0.1', 0, { certChain: cert, privateKey: readFileSync(join(dir, 'key.pem')) });
+      const ok = new ChirpStackClient({ target: `127.0.0.1:${port}`, apiToken: sim.apiToken, tls: { rootCerts: cert } });
+      expect((await ok.getDeviceKeys(DEV1)).genAppKey).toBe(KEY(3));
+      const plain = new ChirpStackClient({ target: `127.0.0.1:${port}`, apiToken: sim.apiToken, policy: { retries: 1, backoffMs: 10, deadlineMs: 1000 } });
+      await expect(plain.getDevice(DEV1)).rejects.toBeInstanceOf(ChirpStackError);
+      const untrusted = new ChirpStackClient({ target: `127.0.0.1:${port}`, apiToken: sim.apiToken, tls: true, policy: { retries: 1, backoffMs: 10, deadlineMs: 1000 } });
+      await expect(untrusted.getDevice(DEV1)).rejects.toMatchObject({ code: 14 });
+      for (const c of [ok, plain, untrusted]) c.close();
+      sim.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

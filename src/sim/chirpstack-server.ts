@@ -153,15 +153,22 @@ export class SimChirpStack {
 
   // ---- gRPC server ----
 
-  /** Listens on host:port (port 0 = pick a free one); resolves to the bound port. Can be called again after stop(). */
-  async listen(host = '127.0.0.1', port = 0): Promise<number> {
+  /**
+   * Listens on host:port (port 0 = pick a free one), plaintext or TLS with a PEM certificate chain and key;
+   * resolves to the bound port. Can be called again after stop().
+   */
+  async listen(host = '127.0.0.1', port = 0, tls?: { certChain: Buffer; privateKey: Buffer }): Promise<number> {
     if (this.server) throw new Error('listen: already listening');
     const server = new grpc.Server();
     server.addService(MulticastGroupServiceService, this.multicastImpl());
     server.addService(DeviceServiceService, this.deviceImpl());
     server.addService(DeviceProfileServiceService, this.profileImpl());
     const bound = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(
+        `${host}:${port}`,
+        tls ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.certChain, private_key: tls.privateKey }]) : grpc.ServerCredentials.createInsecure(),
+        (err, p) => (err ? reject(err) : resolve(p)),
+      ),
     );
     this.server = server;
     return bound;
