@@ -39,7 +39,7 @@ describe('makeFleetSpecs', () => {
 });
 
 describe('simulated device', () => {
-  it('transmits every interval ± jitter, keep-alives when idle; a silent device never transmits', () => {
+  it('transmits answers when ready and keep-alives every interval ± jitter; a silent device never transmits', () => {
     const [spec] = makeFleetSpecs({ ...fleetOpts, count: 1, mix: { 'lbm-v1': 1 } });
     const dev = createSimDevice(spec!, 5);
     const times: number[] = [];
@@ -51,12 +51,19 @@ describe('simulated device', () => {
       times.push(now);
       ports.push(up!.fPort);
     }
-    expect(times[0]! - T0).toBeLessThanOrEqual(spec!.uplinkIntervalMs);
-    for (let i = 1; i < times.length; i++) {
+    expect(times[0]).toBe(T0); // the boot AppTimeReq leaves at once
+    expect(ports[0]).toBe(202);
+    expect(times[1]! - T0).toBeLessThanOrEqual(spec!.uplinkIntervalMs);
+    for (let i = 2; i < times.length; i++) {
       expect(Math.abs(times[i]! - times[i - 1]! - spec!.uplinkIntervalMs)).toBeLessThanOrEqual(spec!.jitterMs);
     }
-    expect(ports[0]).toBe(202); // the boot AppTimeReq
     expect(ports.slice(1).every((p) => p === KEEPALIVE_PORT)).toBe(true);
+
+    // A delayed answer (FragSessionStatusAns after its BlockAckDelay draw) wakes the device at its ready time.
+    dev.receiveUnicast(201, Uint8Array.from([0x01, 0x01]), now + 10);
+    const at = dev.nextUplinkAt(now + 10);
+    expect(at).toBeLessThanOrEqual(now + 10 + 16_000);
+    expect(dev.transmit(at)?.fPort).toBe(201);
 
     const silent = createSimDevice({ ...spec!, silent: true }, 5);
     expect(silent.nextUplinkAt(T0)).toBe(Infinity);

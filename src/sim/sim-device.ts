@@ -2,10 +2,12 @@
  * One simulated device: the FUOTA application layer (src/device/app-layer.ts) behind the network↔device contract of
  * src/sim/types.ts, with Class A uplink timing. The device powers up at the first call the network makes.
  *
- * Uplinks: every uplinkIntervalMs ± jitterMs; the first one at a random point of the first interval (so a fleet does
- * not transmit at once), and one shortly after every reboot. An uplink carries the first ready answer (plus other
- * ready answers of the same port that fit); with nothing to say the device sends an empty keep-alive frame on
- * KEEPALIVE_PORT, which gives the network its Class A downlink slot. A silent device never transmits.
+ * Uplinks: periodic ones every uplinkIntervalMs ± jitterMs, the first at a random point of the first interval (so a
+ * fleet does not transmit at once) and one shortly after every reboot; besides, the device transmits as soon as a
+ * queued answer becomes ready (after its BlockAckDelay / FMP delay), as LoRaMac-node's and LBM's packages request
+ * an uplink for their answers. An uplink carries the first ready answer (plus other ready answers of the same port
+ * that fit); a periodic uplink with nothing to say is an empty keep-alive frame on KEEPALIVE_PORT, which gives the
+ * network its Class A downlink slot. A silent device never transmits.
  */
 import { DeviceAppLayer, type DeviceSnapshot } from '../device/app-layer.js';
 import type { TrustedKey } from '../device/image-check.js';
@@ -107,16 +109,21 @@ export class SimDevice implements SimulatedDevice {
     if (this.spec.silent) return Infinity;
     // A programmed reboot wakes the device at its time; the uplink after the boot is scheduled then.
     // (Power the device up first: that draws its first transmit time.)
-    const rebootAtMs = this.appLayer(nowMs).rebootAtMs ?? Infinity;
-    return Math.min(this.nextTxMs, rebootAtMs);
+    // An answer that becomes ready makes the device transmit then (as LoRaMac-node and LBM do), not at its next
+    // periodic uplink.
+    const app = this.appLayer(nowMs);
+    return Math.min(this.nextTxMs, app.rebootAtMs ?? Infinity, app.nextAnswerAt());
   }
 
   transmit(nowMs: number): Uplink | null {
     if (this.spec.silent) return null;
     const app = this.appLayer(nowMs);
-    if (nowMs < this.nextTxMs) return null;
-    const { uplinkIntervalMs, jitterMs } = this.spec;
-    this.nextTxMs = nowMs + Math.max(1, uplinkIntervalMs + this.rng.symmetric(jitterMs));
+    const periodic = nowMs >= this.nextTxMs;
+    if (!periodic && app.nextAnswerAt() > nowMs) return null;
+    if (periodic) {
+      const { uplinkIntervalMs, jitterMs } = this.spec;
+      this.nextTxMs = nowMs + Math.max(1, uplinkIntervalMs + this.rng.symmetric(jitterMs));
+    }
     this.counters.uplinks++;
     const answer = app.takeUplink(nowMs);
     if (answer) {
