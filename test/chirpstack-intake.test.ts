@@ -166,6 +166,6 @@ describe('uplinks through the real broker and through HTTP', () => {
 
   it('a broker that is not there fails with a clear message', async () => {
     const { intake } = quietIntake();
-    await expect(startMqttIntake(intake, { url: 'mqtt://127.0.0.1:1', connectTimeoutMs: 500 })).rejects.toThrow(/^mqtt: no connection to mqtt:\/\/127.0.0.1:1/);
+    await expect(startMqttIntake(intake, { url: 'mqtt://127.0.0.1:1', connectTimeoutMs: 500 })).rejects.toThrow(/^mqtt: .*mqtt:\/\/127.0.0.1:1.*\(is the broker running\?\)$/);
   });
 });

@@ -40,6 +40,10 @@ export async function startMqttIntake(intake: UplinkIntake, opts: MqttIntakeOpti
         clearTimeout(timer);
         resolve();
       });
+      client.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`mqtt: cannot connect to ${opts.url}: ${err.message} (is the broker running?)`));
+      });
     });
     await client.subscribeAsync(topic, { qos: 0 });
   } catch (err) {
@@ -47,5 +51,7 @@ export async function startMqttIntake(intake: UplinkIntake, opts: MqttIntakeOpti
     throw err;
   }
   client.on('message', (_t, payload) => intake.push(payload, 'mqtt'));
+  // After the first connection, broker errors only cost events until mqtt.js reconnects; they must not crash the process.
+  client.on('error', () => {});
   return { topic, close: async () => void (await client.endAsync()) };
 }

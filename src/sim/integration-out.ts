@@ -168,7 +168,13 @@ export class IntegrationOut {
         clearTimeout(timer);
         resolve();
       });
+      client.once('error', (err) => {
+        clearTimeout(timer);
+        client.end(true);
+        reject(new Error(`mqtt: cannot connect to ${this.opts.mqttUrl}: ${err.message} (is the broker running?)`));
+      });
     });
+    client.on('error', () => void this.stats.failed++);
     this.client = client;
   }
 
