@@ -103,6 +103,29 @@ describe('TS005 session answers', () => {
     expect(ans).toEqual({ type: 'McGroupStatusAns', nbTotalGroups: 3, ansGroupMask: 0x03, groups: [{ mcGroupId: 0, mcAddr: 0x11 }, { mcGroupId: 1, mcAddr: 0x22 }] });
   });
 
+  it('Class B request: LoRaMac-node opens a Class C window of 2^TimeOut s; LBM a Class B one of 128·2^TimeOut s', () => {
+    for (const [stack, kind, seconds] of [[LMN, 'C', 16], [LBM1, 'B', 128 * 16]] as const) {
+      const dev = makeDevice(stack);
+      const t = sync(dev, 1, T0);
+      send(dev, 1, 'ts005', [groupSetup(ROOT_KEY, '1.0')], t);
+      const sessionTime = Math.floor((gpsAt(t) + 256) / 128) * 128;
+      send(dev, 1, 'ts005', [{ type: 'McClassBSessionReq', mcGroupId: 0, sessionTime, timeOut: 4, periodicity: 2, dlFrequencyHz: 869_525_000, dr: 3 }], t);
+      expect(collect(dev, 1, t, t).flatMap((h) => h.commands)[1]).toMatchObject({ type: 'McClassBSessionAns', mcGroupUndefined: false, startMissed: false });
+      const w = dev.snapshot().groups[0]!.session!;
+      expect(w.kind).toBe(kind);
+      expect(w.endReadingMs - w.startReadingMs).toBe(seconds * 1000);
+    }
+  });
+
+  it('LBM acknowledges a group setup with minMcFCnt > maxMcFCnt but does not apply it; LoRaMac-node applies it', () => {
+    for (const stack of [LMN, LBM1]) {
+      const dev = makeDevice(stack);
+      send(dev, 1, 'ts005', [{ ...groupSetup(ROOT_KEY, '1.0'), minMcFCnt: 5, maxMcFCnt: 4 } as AnyCommand], T0);
+      expect(collect(dev, 1, T0, T0).flatMap((h) => h.commands)).toContainEqual({ type: 'McGroupSetupAns', mcGroupId: 0, idError: false });
+      expect(dev.snapshot().groups.length).toBe(stack.profile === 'lbm' ? 0 : 1);
+    }
+  });
+
   it('drops multicast frames outside the FCnt window and outside the session window', () => {
     const dev = makeDevice(LBM1);
     const t = sync(dev, 1, T0);

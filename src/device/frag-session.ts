@@ -157,8 +157,8 @@ export class FragSessions {
         receivedN: new Uint8Array(Math.ceil((nbFrag + 1) / 8)),
         stats: { ...ZERO_STATS },
       };
-    } else if (!this.session) {
-      this.decoder = null;
+    } else if (this.session?.status !== 'receiving') {
+      this.decoder = null; // nothing is being reassembled: do not keep a decoder allocated for a refused setup
     }
     const ans = { type: 'FragSessionSetupAns', fragIndex: cmd.fragIndex, fragAlgoUnsupported, notEnoughMemory, fragIndexUnsupported: false, wrongDescriptor: false };
     ctx.reply(() => (this.version === 2 ? { ...ans, sessionCntReplay } : ans) as AnyCommand);

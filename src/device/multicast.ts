@@ -5,6 +5,7 @@
  * goes to the package on its port.
  */
 import type { AnyCommand } from '../codec/frame.js';
+import type { McClassBSessionReq, McClassCSessionReq } from '../codec/ts005.js';
 import { decryptMcKey, mcKEKey, mcRootKey, mcSessionKeys } from '../codec/keys.js';
 import type { MulticastFrame } from '../sim/types.js';
 import type { ClockSync } from './clock-sync.js';
@@ -15,6 +16,8 @@ import type { DeviceProfile } from './profiles.js';
 export const TS005_PACKAGE_ID = 2;
 const NB_GROUPS = 4;
 const U24_MAX = 0xffffff;
+
+type SessionRequest = McClassCSessionReq | McClassBSessionReq;
 
 export interface McSessionWindow {
   kind: 'C' | 'B';
@@ -81,13 +84,12 @@ export class MulticastSetup {
         return;
       }
       case 'McClassCSessionReq':
-        this.session('C', cmd.mcGroupId, cmd.sessionTime, 2 ** cmd.timeOut, cmd.dlFrequencyHz, cmd.dr, ctx);
+        this.session('C', 2 ** cmd.timeOut, cmd, ctx);
         return;
       case 'McClassBSessionReq': {
-        // LoRaMac-node runs a Class B request as a Class C session with the Class C timeout rule.
-        const lmn = this.profile.pastSessionAsUndefined;
-        const seconds = lmn ? 2 ** cmd.timeOut : 128 * 2 ** cmd.timeOut;
-        this.session(lmn ? 'C' : 'B', cmd.mcGroupId, cmd.sessionTime, seconds, cmd.dlFrequencyHz, cmd.dr, ctx, 'McClassBSessionAns');
+        const asC = this.profile.classBAsClassC;
+        const seconds = asC ? 2 ** cmd.timeOut : 128 * 2 ** cmd.timeOut;
+        this.session(asC ? 'C' : 'B', seconds, cmd, ctx);
         return;
       }
       default:
@@ -142,7 +144,7 @@ export class MulticastSetup {
     const id = cmd.mcGroupId;
     const idError = id >= NB_GROUPS;
     // LBM acknowledges an invalid counter range or McAddr 0 but does not apply it.
-    const ignored = !this.profile.pastSessionAsUndefined && (cmd.minMcFCnt > cmd.maxMcFCnt || cmd.mcAddr === 0);
+    const ignored = this.profile.ignoresInvalidGroupSetup && (cmd.minMcFCnt > cmd.maxMcFCnt || cmd.mcAddr === 0);
     if (!idError && !ignored) {
       this.keKey ??= mcKEKey(mcRootKey(this.rootKey, this.lorawan));
       const mcKey = decryptMcKey(this.keKey, cmd.mcKeyEncrypted);
@@ -164,31 +166,23 @@ export class MulticastSetup {
     ctx.reply(() => ({ type: 'McGroupSetupAns', mcGroupId: id & 0x03, idError }));
   }
 
-  private session(
-    kind: 'C' | 'B',
-    mcGroupId: number,
-    sessionTime: number,
-    durationS: number,
-    dlFrequencyHz: number,
-    dr: number,
-    ctx: HandlerContext,
-    type: 'McClassCSessionAns' | 'McClassBSessionAns' = 'McClassCSessionAns',
-  ): void {
+  private session(kind: 'C' | 'B', durationS: number, req: SessionRequest, ctx: HandlerContext): void {
+    const { mcGroupId, sessionTime } = req;
     const g = this.groups[mcGroupId];
-    const synced = this.clock.clock.synced;
-    const nowGps = this.clock.gpsNow(ctx.nowMs);
-    const past = synced || this.profile.pastSessionAsUndefined ? sessionTime <= nowGps : false;
+    // Without any time source LBM accepts every start, opens the window at once and reports TimeToStart 0xFFFFFF.
+    const noTime = !this.clock.clock.synced && this.profile.timeToStart === 'saturate';
+    const past = !noTime && sessionTime <= this.clock.gpsNow(ctx.nowMs);
     const mcGroupUndefined = !g || (past && this.profile.pastSessionAsUndefined);
     const startMissed = !mcGroupUndefined && past;
-    const base = { type, mcGroupId, drError: false, freqError: false, mcGroupUndefined, startMissed };
+    const type = req.type === 'McClassBSessionReq' ? 'McClassBSessionAns' : 'McClassCSessionAns';
+    const base = { type, mcGroupId, drError: false, freqError: false, mcGroupUndefined, startMissed } as const;
     if (!g || mcGroupUndefined || startMissed) {
-      ctx.reply(() => base as AnyCommand);
+      ctx.reply(() => base);
       return;
     }
-    // Without a time source LBM opens the window at once and reports TimeToStart 0xFFFFFF.
-    const startReadingMs = synced || this.profile.timeToStart === 'truncate' ? sessionTime * 1000 : this.clock.clock.read(ctx.nowMs);
-    g.session = { kind, startReadingMs, endReadingMs: startReadingMs + durationS * 1000, sessionTime, dlFrequencyHz, dr };
-    ctx.reply((txMs) => ({ ...base, timeToStart: this.timeToStart(sessionTime, txMs) }) as AnyCommand);
+    const startReadingMs = noTime ? this.clock.clock.read(ctx.nowMs) : sessionTime * 1000;
+    g.session = { kind, startReadingMs, endReadingMs: startReadingMs + durationS * 1000, sessionTime, dlFrequencyHz: req.dlFrequencyHz, dr: req.dr };
+    ctx.reply((txMs) => ({ ...base, timeToStart: this.timeToStart(sessionTime, txMs) }));
   }
 
   private timeToStart(sessionTime: number, txMs: number): number {

@@ -16,6 +16,10 @@ export interface DeviceProfile {
   readonly uptimeClockUntilSynced: boolean;
   /** A session start in the past or now is answered McGroupUndefined instead of StartMissed (LoRaMac-node). */
   readonly pastSessionAsUndefined: boolean;
+  /** A Class B session request opens a Class C session with the Class C timeout rule (LoRaMac-node). */
+  readonly classBAsClassC: boolean;
+  /** McGroupSetupReq with minMcFCnt > maxMcFCnt or McAddr 0 is acknowledged but not applied (LBM). */
+  readonly ignoresInvalidGroupSetup: boolean;
   /** TimeToStart: 'truncate' = low 24 bits (LoRaMac-node); 'saturate' = 0xFFFFFF cap and when unsynchronised (LBM). */
   readonly timeToStart: 'truncate' | 'saturate';
   /** McGroupStatusReq: 'unimplemented' = its mask byte is executed as a command (LoRaMac-node); else answer ≤ N groups. */
@@ -51,6 +55,8 @@ export const LORAMAC_NODE: DeviceProfile = Object.freeze({
   periodicityNotSupported: true,
   uptimeClockUntilSynced: false,
   pastSessionAsUndefined: true,
+  classBAsClassC: true,
+  ignoresInvalidGroupSetup: false,
   timeToStart: 'truncate',
   groupStatus: 'unimplemented',
   executesMulticastCommands: true,
@@ -72,6 +78,8 @@ export const LBM: DeviceProfile = Object.freeze({
   periodicityNotSupported: false,
   uptimeClockUntilSynced: true,
   pastSessionAsUndefined: false,
+  classBAsClassC: false,
+  ignoresInvalidGroupSetup: true,
   timeToStart: 'saturate',
   groupStatus: Object.freeze({ maxGroups: 2 }),
   executesMulticastCommands: false,
