@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceState } from '../src/campaign/model.js';
 import { formatPublicKeyFile, generateKeyPair } from '../src/image/keys.js';
+import { startApiServer } from '../src/api/grpc-server.js';
+import type { ApiServer } from '../src/api/grpc-server.js';
 import { makeSpec, TEST_IMAGE, TEST_PUBKEY } from './helpers/spec.js';
 import { startTestApi } from './helpers/api-server.js';
 import type { TestApi } from './helpers/api-server.js';
@@ -178,6 +180,42 @@ describe('campaign watch', () => {
     const r = await watchWhile('Timeout');
     expect(r.stdout.trim().split('\n').at(-1)).toBe('done: 1/2 devices updated');
     expect(r.code).toBe(1);
+  });
+});
+
+describe('campaign watch across a server restart', () => {
+  it('reconnects, resumes after the last event and still exits 0', async () => {
+    const first = await startApiServer({ redisUrl: api.redisUrl, prefix: api.prefix, token: api.token, address: '127.0.0.1:0' });
+    const address = `127.0.0.1:${first.port}`;
+    const spec = makeSpec(1);
+    const { id } = await api.client.create(JSON.stringify(spec));
+    const stored = (await api.store.readEvents(id)).length;
+    let lines = 0;
+    let second: ApiServer | undefined;
+    let driven: Promise<void> | undefined;
+    const r = await run(['campaign', 'watch', id, '--api', address, '--token', api.token], {
+      onLine: () => {
+        if (++lines !== stored) return;
+        driven = (async () => {
+          await first.close();
+          // Written while no server runs: the watcher must pick these up after reconnecting.
+          await api.store.commit(id, new Map([[spec.devices[0]!.devEui, { p: 'final', s: 'Updated', t: 1, lw: '1.0' } satisfies DeviceState]]), [
+            { type: 'devices', final: 1 },
+          ]);
+          second = await startApiServer({ redisUrl: api.redisUrl, prefix: api.prefix, token: api.token, address });
+          await api.store.setStage(id, 'done');
+        })();
+      },
+    });
+    await driven;
+    await second?.close();
+    expect(r.stderr).toBe('');
+    const out = r.stdout.trim().split('\n');
+    expect(out.length).toBe(stored + 3);
+    expect(out.filter((l) => l.includes(' created ')).length).toBe(1);
+    expect(out.slice(-3, -1).map((l) => l.split(' ')[1])).toEqual(['devices', 'stage']);
+    expect(out.at(-1)).toBe('done: 1/1 devices updated');
+    expect(r.code).toBe(0);
   });
 });
 

@@ -55,6 +55,11 @@ function callError(e: unknown, address: string): ApiCallError {
   return new ApiCallError(code, details);
 }
 
+/** True for failures worth retrying: the server could not be reached or is shutting down. */
+export function isUnavailable(e: unknown): boolean {
+  return e instanceof ApiCallError && e.code === grpc.status.UNAVAILABLE;
+}
+
 type UnaryMethod = (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
 
 export function createApiClient(o: ApiClientOptions): ApiClient {

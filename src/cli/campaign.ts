@@ -61,15 +61,32 @@ async function buildSpecJson(path: string, o: SubmitFlags): Promise<string> {
   return JSON.stringify(s);
 }
 
+/** Reconnections `watch` makes when the server goes away (restart, deploy), resuming after the last event seen. */
+const WATCH_RETRIES = 5;
+
 /** Follows a campaign until its final stage; resolves to the exit status (0 = done with every device updated). */
 async function watchCampaign(client: ApiClient, id: string): Promise<number> {
   const { allUpdated, barView, lineView } = await import('./progress.js');
+  const { isUnavailable } = await import('../api/grpc-client.js');
   const out = process.stdout;
   const first = await client.get(id);
   const view = out.isTTY ? await barView(out, first) : lineView((s) => out.write(s));
   const refresh = out.isTTY ? setInterval(() => void client.get(id).then(view.update, () => {}), 1000) : undefined;
   try {
-    for await (const ev of client.watch(id).events) view.event(ev);
+    let cursor = '0';
+    for (let failures = 0; ; ) {
+      try {
+        for await (const ev of client.watch(id, cursor).events) {
+          view.event(ev);
+          cursor = ev.id;
+          failures = 0;
+        }
+        break;
+      } catch (e) {
+        if (!isUnavailable(e) || ++failures > WATCH_RETRIES) throw e;
+        await new Promise((r) => setTimeout(r, 500 * failures));
+      }
+    }
     const last = await client.get(id);
     view.update(last);
     view.stop();
