@@ -99,3 +99,19 @@ describe('encoder', () => {
     expect(fecEncode(new Uint8Array(1000), { fragSize: 10, redundancy: 1 }).warnings[0]).toMatch(/of 100 uncoded fragments/);
   });
 });
+
+describe('WASM kernel row generator', () => {
+  it('writes the same rows as parityRow (the reference the decoder uses)', async () => {
+    const { createXorKernel } = await import('../src/codec/fec-wasm.js');
+    const kernel = createXorKernel(4096);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 16383 }), fc.integer({ min: 1, max: 16382 }), fc.constantFrom<FecRule>(1, 2), (m, k, rule) => {
+        const ref = parityRow(k, m, rule);
+        new Uint32Array(kernel.memory.buffer).fill(0xffffffff); // the kernel must clear the row itself
+        kernel.row(k, m, rule, 8);
+        expect(Array.from(new Uint32Array(kernel.memory.buffer, 8, ref.length))).toEqual(Array.from(ref));
+      }),
+      { numRuns: 200, seed: 5 },
+    );
+  });
+});

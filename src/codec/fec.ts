@@ -1,7 +1,8 @@
-// TS004 forward-error-correction encoder (PROTOCOL.md §5.1). The XOR work runs in a WebAssembly SIMD kernel:
-// single fragments on demand XOR their ~M/2 sources directly; whole batches use the method of four Russians.
+// TS004 forward-error-correction encoder (PROTOCOL.md §5.1). Rows and XOR work run in a WebAssembly SIMD kernel
+// (its row generator is checked against parityRow in fec-row.ts, the reference the device decoder uses): single
+// fragments on demand XOR their ~M/2 sources directly; whole batches use the method of four Russians.
 import { createXorKernel, type XorKernel } from './fec-wasm.js';
-import { checkRule, FecError, MAX_N, parityRow, parityRowInto, rowWords, type FecRule } from './fec-row.js';
+import { checkRule, FecError, MAX_N, parityRow, rowWords, type FecRule } from './fec-row.js';
 
 export { prbs23, parityRow, parityRowInto, FecError, MAX_N, type FecRule } from './fec-row.js';
 
@@ -80,7 +81,7 @@ class Encoder implements FecEncoder {
     if (!Number.isInteger(n) || n < 1 || n > MAX_N) throw new FecError('n', `must be an integer 1..${MAX_N}, got ${n}`);
     const mem = new Uint8Array(this.kernel.memory.buffer);
     if (n <= this.nbFrag) return mem.slice((n - 1) * this.stride, (n - 1) * this.stride + this.fragSize);
-    parityRowInto(n - this.nbFrag, this.nbFrag, this.rule, new Uint32Array(mem.buffer, this.rowsAt, this.rowBytes / 4));
+    this.kernel.row(n - this.nbFrag, this.nbFrag, this.rule, this.rowsAt);
     mem.fill(0, this.outAt, this.outAt + this.stride);
     this.kernel.gather(0, this.rowsAt, this.nbFrag, this.outAt, this.stride);
     return mem.slice(this.outAt, this.outAt + this.fragSize);
@@ -91,13 +92,10 @@ class Encoder implements FecEncoder {
   codedBatch(count: number, dst: Uint8Array, dstAt: number): Uint32Array {
     const { kernel, stride, rowBytes, nbFrag: m } = this;
     const words = rowBytes / 4;
+    for (let k = 1; k <= count; k++) kernel.row(k, m, this.rule, this.rowsAt + (k - 1) * rowBytes);
     const rows = new Uint32Array(kernel.memory.buffer, this.rowsAt, count * words);
     const covered = new Uint32Array(words);
-    for (let k = 1; k <= count; k++) {
-      const row = rows.subarray((k - 1) * words, k * words);
-      parityRowInto(k, m, this.rule, row);
-      for (let w = 0; w < words; w++) covered[w]! |= row[w]!;
-    }
+    for (let i = 0; i < rows.length; i++) covered[i % words]! |= rows[i]!;
     const mem = new Uint8Array(kernel.memory.buffer);
     mem.fill(0, this.outAt, this.outAt + count * stride);
     for (let g = 0; g * GROUP < m; g++) {
