@@ -20,12 +20,20 @@ function rule(value: string): 1 | 2 {
   return value === '1' ? 1 : 2;
 }
 
+/** A reader that stops early (`| head`) is not an error. */
+function stdoutError(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'EPIPE') process.stderr.write(`lorafuota: stdout: ${e.message}\n`);
+  process.exit(e.code === 'EPIPE' ? 0 : 1);
+}
+
 /** A count, or a percentage of M rounded up ("25%"). */
 function redundancy(value: string, m: number): number {
   const pct = /^(\d+(?:\.\d+)?)%$/.exec(value);
   if (pct) return Math.ceil((m * Number(pct[1])) / 100 - 1e-9);
   return int('redundancy', value, 0, 16383);
 }
+
+const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 
 interface EncodeOpts { fragSize: string; redundancy: string; ts004: string; fragIndex: string }
 interface DecodeOpts { nbFrag: string; fragSize: string; padding: string; ts004: string; maxLost?: string; fragIndex?: string; out?: string }
@@ -44,20 +52,22 @@ async function encode(file: string, o: EncodeOpts): Promise<void> {
   try {
     const r = fecEncode(data, { fragSize, redundancy: redundancy(o.redundancy, Math.ceil(data.length / fragSize)), rule: rule(o.ts004) });
     for (const w of r.warnings) process.stderr.write(`lorafuota: warning: ${w}\n`);
-    // All commands in one buffer, hex-encoded at once, then cut into lines: few, large allocations.
-    const size = fragSize + 3;
-    const all = Buffer.alloc(r.fragments.length * size);
+    // Hex-encode every command straight into one output buffer, written once.
+    const out = Buffer.allocUnsafe(r.fragments.length * (2 * (fragSize + 3) + 1));
+    let at = 0;
+    const put = (byte: number): void => {
+      out[at++] = HEX[byte >>> 4]!;
+      out[at++] = HEX[byte & 15]!;
+    };
     r.fragments.forEach((p, i) => {
-      const at = i * size;
       const indexAndN = (fragIndex << 14) | (i + 1);
-      all[at] = 0x08;
-      all[at + 1] = indexAndN & 0xff;
-      all[at + 2] = indexAndN >>> 8;
-      all.set(p, at + 3);
+      put(0x08);
+      put(indexAndN & 0xff);
+      put(indexAndN >>> 8);
+      for (let j = 0; j < p.length; j++) put(p[j]!);
+      out[at++] = 0x0a;
     });
-    const hex = Buffer.from(all.toString('hex'), 'latin1');
-    const out = Buffer.alloc(r.fragments.length * (2 * size + 1), '\n');
-    for (let i = 0; i < r.fragments.length; i++) hex.copy(out, i * (2 * size + 1), 2 * i * size, 2 * (i + 1) * size);
+    process.stdout.on('error', stdoutError);
     process.stdout.write(out);
   } catch (e) {
     if (e instanceof FecError && e.field === 'data') throw new CliError('FILE', e.reason);
@@ -102,7 +112,7 @@ async function decode(o: DecodeOpts): Promise<void> {
   if (d.status === 'memoryError') process.stderr.write(`lorafuota: max-lost: more than ${maxLost} uncoded fragments lost at once (memory error)\n`);
   if (recovered) {
     if (o.out) writeFileSync(o.out, d.block());
-    else process.stdout.write(d.block());
+    else process.stdout.on('error', stdoutError).write(d.block());
   }
   const summary = { recovered, consumedFragments: recovered ? s.consumed : consumed, doneAtN: s.doneAtN, rank: s.rank, memoryBytes: d.memoryBytes };
   process.stderr.write(JSON.stringify(summary) + '\n');
