@@ -3,7 +3,7 @@
  * append every other application-layer answer of a device in a campaign to that campaign's answer stream, where
  * the pipeline step picks it up. Batched: one Redis round trip to find the campaigns and one to append.
  */
-import { decodeCommands, encodeCommands } from '../src/codec/frame.js';
+import { DEFAULT_PORTS, decodeCommands, encodeCommands } from '../src/codec/frame.js';
 import { unixMsToGps } from '../src/codec/gpstime.js';
 import type { CampaignSpec } from '../src/campaign/schema.js';
 import type { NormalizedUplink } from '../src/chirpstack/uplink-event.js';
@@ -53,11 +53,9 @@ export async function processUplinks(ctx: WorkerContext, ups: NormalizedUplink[]
   for (let i = 0; i < withData.length; i++) {
     const u = withData[i]!;
     const campaignId = ids[i];
-    if (!campaignId) {
-      if (counters) counters.ignored++;
-      continue;
-    }
-    const ports = await portsOf(ctx, campaignId);
+    // Clock sync is a service to every device of the application, in a campaign or not (a device synchronised
+    // before the campaign starts is one whose session start will not be missed).
+    const ports = campaignId ? await portsOf(ctx, campaignId) : DEFAULT_PORTS;
     if (!ports) continue;
     if (u.fPort === ports.ts003) {
       const dec = decodeCommands('ts003', 'uplink', u.data);
@@ -69,10 +67,20 @@ export async function processUplinks(ctx: WorkerContext, ups: NormalizedUplink[]
       }
       continue;
     }
+    if (!campaignId) {
+      if (counters) counters.ignored++;
+      continue;
+    }
     answers.push({ campaignId, devEui: u.devEui, fPort: u.fPort, hex: Buffer.from(u.data).toString('hex'), timeMs: u.timeMs });
   }
   await ctx.store.appendAnswers(answers);
-  await pMap(clock, 16, (a) => ctx.chirpstack.enqueueDownlink(a.devEui, { fPort: a.port, data: a.bytes }).then(() => undefined));
+  // One clock answer queued per device at a time: a Class A device takes one downlink per uplink, and a queue of
+  // stale AppTimeAns would delay the campaign's own requests (and the session start) behind them.
+  await pMap(clock, 16, async (a) => {
+    const queued = await ctx.chirpstack.getDeviceQueue(a.devEui);
+    if (queued.some((q) => q.fPort === a.port)) return;
+    await ctx.chirpstack.enqueueDownlink(a.devEui, { fPort: a.port, data: a.bytes });
+  });
   if (counters) {
     counters.processed += answers.length;
     counters.clockSync += clock.length;

@@ -5,6 +5,7 @@
  * Requests are plain command objects (src/codec); the worker encodes, enqueues and records them. No I/O here.
  */
 import type { PackageName } from '../codec/frame.js';
+import { unixMsToGps } from '../codec/gpstime.js';
 import type { DeviceState, DeviceStatus, DevicePhase } from './model.js';
 
 export type { PackageName };
@@ -37,8 +38,11 @@ export interface MachineContext {
   frequencyHz: number;
   classBPeriodicity: number;
   sessionTimeOut: number;
-  /** GPS seconds at which the multicast session starts, once chosen. */
+  /** GPS seconds at which the multicast session starts, once chosen, and at which it must end. */
   sessionTimeGps?: number;
+  sessionEndGps?: number;
+  /** How far ahead a re-sent session request starts (s): time for the request to reach the device. */
+  sessionLeadS: number;
   /** Firmware version (u32) the image carries. */
   targetVersion: number;
   rebootDelayS: number;
@@ -121,13 +125,19 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
       case 'McClassBSessionAns': {
         if (s.p !== 'session') break;
         const err = sessionError(c);
-        if (err) s = finish(s, 'SessionError', err, now);
+        // The request came too late for the device's clock (StartMissed; LoRaMac-node says McGroupUndefined):
+        // offer it a later start inside the same broadcast, twice at most.
+        const late = (c.startMissed || c.mcGroupUndefined) && !c.drError && !c.freqError;
+        if (err && late && (s.sr ?? 0) < 2 && ctx.sessionEndGps !== undefined) {
+          s = to(s, 'ready', now, { sr: (s.sr ?? 0) + 1 });
+        } else if (err) s = finish(s, 'SessionError', err, now);
         else s = to(s, 'listening', now, { tts: [(c.timeToStart as number) ?? 0, uplinkMs] });
         break;
       }
       case 'FragSessionStatusAns': {
         const flags =
           (c.notEnoughMatrixMemory || c.memoryError ? 1 : 0) | (c.micError ? 2 : 0) | (c.sessionDoesNotExist ? 4 : 0);
+        if (s.fs) s.pf = [s.fs[0], s.fs[1], s.fs[3]];
         s.fs = [c.nbFragReceived as number, c.missingFrag as number, flags, s.fs?.[3] ?? 0];
         if (s.p === 'listening' && flags & 1) s = finish(s, 'NotEnoughMemory', 'FragSessionStatusAns: decoder memory exhausted', now);
         else if (s.p === 'listening' && flags & 2 && c.missingFrag === 0) s = finish(s, 'MICError', 'FragSessionStatusAns: MIC error', now);
@@ -146,8 +156,8 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
           if (c.nextFirmwareVersion === ctx.targetVersion) s = to(s, 'reboot', now);
           else s = finish(s, 'ImageRejected', `DevUpgradeImageAns: valid image but version ${hex32(c.nextFirmwareVersion as number)}`, now);
         } else if (st === 0) {
-          // Nothing reassembled yet: back to listening if fragments may still come, decided by the campaign.
-          s = to(s, 'listening', now, { fs: [0, 0, 8, 0] });
+          // Nothing reassembled yet: back to listening; the campaign sizes its next repair by the upper bound.
+          s = to(s, 'listening', now, { np: (s.np ?? 0) + 1 });
         } else {
           s = finish(s, 'ImageRejected', st === 1 ? 'DevUpgradeImageAns: image corrupt or bad signature' : 'DevUpgradeImageAns: wrong hardware', now);
         }
@@ -180,13 +190,9 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
         break;
     }
   }
-  // Discovery is complete when TS004, TS005 and TS006 versions are known (and the group set-up was answered).
-  if (s.p === 'discover' && s.s === 'Pending' && !s.o && s.v) {
-    const [, v4, v5, v6] = s.v;
-    if (!v5 || !v4 || !v6) {
-      const missing = [!v5 && 'TS005', !v4 && 'TS004', !v6 && 'TS006'].filter(Boolean).join(', ');
-      s = finish(s, 'PackageNotSupported', `no PackageVersionAns for ${missing}`, now);
-    } else if (v6 !== 1) s = finish(s, 'PackageNotSupported', `TS006 version ${v6} unsupported`, now);
+  // Discovery is complete when TS005, TS004 and TS006 (asked in that order) have all answered.
+  if (s.p === 'discover' && s.s === 'Pending' && !s.o && s.v && s.v[1] && s.v[2] && s.v[3]) {
+    if (s.v[3] !== 1) s = finish(s, 'PackageNotSupported', `TS006 version ${s.v[3]} unsupported`, now);
     else s = to(s, 'fragSetup', now);
   }
   if (s.p !== s0.p || s.s !== s0.s) event = { type: 'device', devEui: undefined, phase: s.p, status: s.s, reason: s.r };
@@ -244,31 +250,33 @@ export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null
         commands: [{ ...base, ackReception: true, sessionCnt, mic: ctx.keys.fragSetupMic(sessionCnt) }],
       };
     }
-    case 'ready':
+    case 'ready': {
       if (ctx.sessionTimeGps === undefined) return null;
+      let sessionTime = ctx.sessionTimeGps;
+      let timeOut = ctx.sessionTimeOut;
+      if (s.sr && ctx.sessionEndGps !== undefined) {
+        // A retry: start later, end with everyone else.
+        sessionTime = Math.max(sessionTime, unixMsToGps(ctx.nowMs) + ctx.sessionLeadS);
+        const left = Math.max(1, ctx.sessionEndGps - sessionTime);
+        timeOut = Math.max(0, Math.ceil(Math.log2(ctx.groupType === 'C' ? left : left / 128)));
+      }
       return {
         pkg: 'ts005',
         commands: [
           ctx.groupType === 'C'
-            ? {
-                type: 'McClassCSessionReq',
-                mcGroupId: ctx.mcGroupId,
-                sessionTime: ctx.sessionTimeGps,
-                timeOut: ctx.sessionTimeOut,
-                dlFrequencyHz: ctx.frequencyHz,
-                dr: ctx.dr,
-              }
+            ? { type: 'McClassCSessionReq', mcGroupId: ctx.mcGroupId, sessionTime, timeOut, dlFrequencyHz: ctx.frequencyHz, dr: ctx.dr }
             : {
                 type: 'McClassBSessionReq',
                 mcGroupId: ctx.mcGroupId,
-                sessionTime: ctx.sessionTimeGps - (ctx.sessionTimeGps % 128),
+                sessionTime: sessionTime - (sessionTime % 128),
                 periodicity: ctx.classBPeriodicity,
-                timeOut: ctx.sessionTimeOut,
+                timeOut,
                 dlFrequencyHz: ctx.frequencyHz,
                 dr: ctx.dr,
               },
         ],
       };
+    }
     case 'complete':
       return { pkg: 'ts006', commands: [{ type: 'DevUpgradeImageReq' }] };
     case 'reboot':
@@ -307,7 +315,11 @@ export function onTimeout(s: DeviceState, ctx: MachineContext): Transition {
   if (!s.o) return { state: s };
   if (s.o.n <= ctx.retries) return { state: { ...s, o: { ...s.o, at: ctx.nowMs, n: s.o.n + 1, ok: false } } };
   if (s.p === 'cleanup') return { state: to(s, 'final', ctx.nowMs), event: { type: 'device', phase: 'final', status: s.s } };
-  const state = finish(s, 'Timeout', `no answer on port ${s.o.port} after ${s.o.n} attempts (${s.p})`, ctx.nowMs);
+  // A device that answered one package's PackageVersionReq but never another's lacks that package.
+  const reachable = s.p === 'discover' && s.v?.some((v) => v > 0);
+  const state = reachable
+    ? finish(s, 'PackageNotSupported', `no PackageVersionAns on port ${s.o.port} after ${s.o.n} attempts`, ctx.nowMs)
+    : finish(s, 'Timeout', `no answer on port ${s.o.port} after ${s.o.n} attempts (${s.p})`, ctx.nowMs);
   return { state, event: { type: 'device', phase: state.p, status: state.s, reason: state.r } };
 }
 

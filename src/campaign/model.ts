@@ -74,12 +74,18 @@ export interface DeviceState {
   sc?: number;
   /** Last FragSessionStatusAns: [nbFragReceived, missingFrag, flags bitmask, highest N sent when asked]. */
   fs?: [number, number, number, number];
+  /** The FragSessionStatusAns before that: [nbFragReceived, missingFrag, highest N sent when asked]. */
+  pf?: [number, number, number];
   /** TimeToStart reported (s) and the uplink time it came with (ms). */
   tts?: [number, number];
   /** Firmware version last reported by DevVersionAns (u32). */
   fw?: number;
   /** Not before this time (ms): the device is rebooting. */
   w?: number;
+  /** Session requests re-sent after StartMissed / McGroupUndefined. */
+  sr?: number;
+  /** How often DevUpgradeImageAns said "no image" although the status counters suggested completion. */
+  np?: number;
   /** Clean-up answers received: bit 0 FragSessionDeleteAns, bit 1 McGroupDeleteAns. */
   cl?: number;
 }

@@ -108,7 +108,9 @@ export function planCampaign(p: PlanInput): Plan {
 
   const statusWindowMs = 2 ** (p.blockAckDelay + 4) * 1000;
   const broadcastMs = (nbFrag + maxCoded) * fragmentIntervalMs;
-  const sessionSeconds = Math.ceil((broadcastMs + (p.maxRepairRounds + 1) * (statusWindowMs + 2 * fragmentIntervalMs)) / 1000);
+  // A status round waits for the answer window plus the uplink that carries a late answer.
+  const roundMs = statusWindowMs + 1.5 * p.uplinkIntervalS * 1000 + 2 * fragmentIntervalMs;
+  const sessionSeconds = Math.ceil((broadcastMs + (p.maxRepairRounds + 1) * roundMs) / 1000);
   let sessionTimeOut: number;
   if (p.groupType === 'C') {
     sessionTimeOut = Math.max(0, Math.ceil(Math.log2(Math.max(1, sessionSeconds))));

@@ -17,31 +17,49 @@ export interface StatusReport {
 }
 
 export interface DeficitEstimate {
-  /** Rank still missing (0 = the device has probably decoded). */
+  /** Rank still missing, lower bound (0 = the device may have decoded). */
   deficit: number;
+  /** Upper bound: the counters read as "unknowns still unsolved" (exact for LoRa Basics Modem). */
+  upper: number;
   /** Estimated fraction of fragments the device loses. */
   loss: number;
 }
 
 const MAX_LOSS = 0.9;
 
-export function estimateDeficit(r: StatusReport, nbFrag: number): DeficitEstimate {
+export function estimateDeficit(r: StatusReport, nbFrag: number, lossCap = MAX_LOSS): DeficitEstimate {
   const sent = Math.max(r.sentN, 1);
   if (r.ts004 === 2) {
     // Remaining-unknowns semantics; NbFragReceived = last N - lost uncoded.
     const loss = clamp(1 - r.nbFragReceived / sent, 0, MAX_LOSS);
-    return { deficit: r.missingFrag, loss };
+    return { deficit: r.missingFrag, upper: r.missingFrag, loss };
   }
-  // v1 (LoRaMac-node): MissingFrag = uncoded fragments seen lost so far (8-bit, cumulative); NbFragReceived = last N.
+  // v1: LoRaMac-node reports MissingFrag = uncoded fragments seen lost so far (8-bit, cumulative) and
+  // NbFragReceived = last N; LoRa Basics Modem v1 reports the unknowns still unsolved and last N - lost uncoded.
+  // Both answer PackageVersion 1. LBM's two counters add up to at most the last N, LoRaMac-node's usually exceed
+  // the highest N sent: that tells them apart (a LoRaMac-node device that lost the tail reads as LBM, pessimistically).
+  // The lower bound reads the counters the LoRaMac-node way; unless they can only be LoRaMac-node's (their sum
+  // exceeds the highest N sent), the upper bound reads them the LBM way.
   const lostUncoded = r.missingFrag;
-  const loss = clamp(lostUncoded / nbFrag, 0, MAX_LOSS);
-  // Fragments after the last one heard were lost as well: count them in.
-  const tailLost = Math.max(0, sent - Math.max(r.nbFragReceived, 0));
+  const onlyLoRaMacNode = r.nbFragReceived + r.missingFrag > sent;
+  const uncodedLoss = lostUncoded / nbFrag;
+  const loss = clamp(onlyLoRaMacNode ? uncodedLoss : Math.max(uncodedLoss, 1 - r.nbFragReceived / sent), 0, lossCap);
+  // Coded fragments up to the last N heard, received at the device's loss rate.
   const codedSent = Math.max(0, Math.min(sent, r.nbFragReceived) - nbFrag);
-  const codedReceived = Math.floor(codedSent * (1 - loss));
-  const tailUncoded = r.nbFragReceived < nbFrag ? Math.min(tailLost, nbFrag - r.nbFragReceived) : 0;
-  const deficit = Math.max(0, lostUncoded + tailUncoded - codedReceived);
-  return { deficit, loss: clamp(Math.max(loss, tailLost / sent), 0, MAX_LOSS) };
+  const codedReceived = Math.floor(codedSent * (1 - clamp(uncodedLoss, 0, lossCap)));
+  const deficit = Math.max(0, lostUncoded - codedReceived);
+  return { deficit, upper: onlyLoRaMacNode ? deficit : Math.max(deficit, r.missingFrag), loss };
+}
+
+/**
+ * Loss estimates from one answer can be far off: a device that opened its session late reads as one that lost
+ * every early fragment. The cap is 1.5 times the fleet's median loss (at least 5 %), so one outlier does not make the
+ * whole fleet pay for a pessimistic guess; if the cap was too tight, the next round sends the rest.
+ */
+export function lossCap(reports: StatusReport[], nbFrag: number): number {
+  if (reports.length === 0) return MAX_LOSS;
+  const sorted = reports.map((r) => estimateDeficit(r, nbFrag).loss).sort((a, b) => a - b);
+  return Math.max(0.05, 1.5 * sorted[Math.floor((sorted.length - 1) / 2)]!);
 }
 
 /**

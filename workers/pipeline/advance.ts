@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { FINAL_STAGES, type DeviceState, type Stage } from '../../src/campaign/model.js';
 import { finish, type MachineContext } from '../../src/campaign/device-machine.js';
 import type { Plan } from '../../src/campaign/planner.js';
-import { estimateDeficit, repairCount, type DeficitEstimate } from '../../src/campaign/repair.js';
+import { lossCap, estimateDeficit, repairCount, type DeficitEstimate } from '../../src/campaign/repair.js';
 import { createFecEncoder, type FecEncoder } from '../../src/codec/fec.js';
 import { encodeDataFragment } from '../../src/codec/data-fragment.js';
 import { encodeCommands } from '../../src/codec/frame.js';
@@ -56,9 +56,12 @@ function machineContext(c: CampaignRecord, plan: Plan, now: number): MachineCont
     classBPeriodicity: s.multicast.classBPeriodicity,
     sessionTimeOut: plan.sessionTimeOut,
     ...(d.sessionTimeGps ? { sessionTimeGps: Number(d.sessionTimeGps) } : {}),
+    ...(d.sessionEndMs ? { sessionEndGps: unixMsToGps(Number(d.sessionEndMs)) } : {}),
+    sessionLeadS: 3 * s.timing.uplinkIntervalS,
     targetVersion: Number(d.targetVersion),
     rebootDelayS: s.timing.rebootDelayS,
-    answerTimeoutMs: 3 * s.timing.uplinkIntervalS * 1000,
+    // The request waits for the device's next uplink (one interval plus jitter) and the answer follows at once.
+    answerTimeoutMs: 2 * s.timing.uplinkIntervalS * 1000,
     retries: s.timing.unicastRetries,
   };
 }
@@ -131,12 +134,13 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
             await ctx.store.setStage(id, 'failed', { error: 'no device completed the set-up' });
             return 0;
           }
-          // The session request reaches each device on its next uplink; leave room for retries (as ChirpStack does).
-          const sessionTimeGps = unixMsToGps(now + (c.spec.timing.unicastRetries + 1) * uplinkMs);
+          // The session request reaches each device on its next uplink; leave room for two lost downlinks.
+          const sessionTimeGps = unixMsToGps(now + 2 * mctx.answerTimeoutMs + uplinkMs);
           const startMs = gpsToUnixMs(sessionTimeGps);
           const lengthS = c.spec.multicast.groupType === 'C' ? 2 ** plan.sessionTimeOut : 128 * 2 ** plan.sessionTimeOut;
           Object.assign(extra, { sessionTimeGps, sessionStartMs: startMs, sessionEndMs: startMs + lengthS * 1000 });
           mctx.sessionTimeGps = sessionTimeGps;
+          mctx.sessionEndGps = unixMsToGps(startMs + lengthS * 1000);
           nextStage = 'session';
         }
         break;
@@ -214,20 +218,36 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
 /** After a status round: devices that decoded go on to the upgrade; the rest get just enough repair fragments. */
 function evaluateStatus(c: CampaignRecord, plan: Plan, step: DeviceStep, now: number, extra: Record<string, string | number>): Stage | undefined {
   const asked = Number(c.data.statusAskedAt || 0);
-  if (!asked || now < asked + plan.statusWindowMs + 1.5 * c.spec.timing.uplinkIntervalS * 1000) return undefined;
+  if (!asked) return undefined;
   const sentN = Number(c.data.statusSentN ?? 0);
+  const listening = [...step.devices].filter(([, s]) => s.p === 'listening' && s.s === 'Pending');
+  const answered = listening.filter(([, s]) => s.fs && s.fs[3] === sentN);
+  // Evaluate once every listening device has answered, or when the answer window (plus one uplink) is over.
+  const windowOver = now >= asked + plan.statusWindowMs + 1.5 * c.spec.timing.uplinkIntervalS * 1000;
+  if (!windowOver && answered.length < listening.length) return undefined;
+  const reports = answered.map(([, s]) => ({ ts004: (s.v?.[1] === 2 ? 2 : 1) as 1 | 2, nbFragReceived: s.fs![0], missingFrag: s.fs![1], sentN }));
+  // The loss cap comes from the first round, when every device had heard the same stream from the start; later
+  // rounds hear mostly from stragglers and from devices whose counters froze when they decoded.
+  const cap = c.data.lossCap ? Number(c.data.lossCap) : lossCap(reports, plan.nbFrag);
+  if (!c.data.lossCap) extra.lossCap = cap;
   const estimates: DeficitEstimate[] = [];
-  let silent = 0;
-  for (const [eui, s] of step.devices) {
-    if (s.p !== 'listening' || s.s !== 'Pending') continue;
-    if (!s.fs || s.fs[3] !== sentN || s.fs[2] & 8) {
-      silent++;
-      continue;
+  let worst: Record<string, unknown> | undefined;
+  answered.forEach(([eui, s], i) => {
+    const est = estimateDeficit(reports[i]!, plan.nbFrag, cap);
+    // A "no image" answer to DevUpgradeImageReq proves the optimistic reading wrong: size by the pessimistic one.
+    const deficit = s.np ? Math.max(s.np, est.upper) : est.deficit;
+    // LoRaMac-node stops counting once it has decoded: counters frozen while fragments kept coming mean
+    // "decoded" (or "deaf"); ask the device itself (at most twice).
+    const stalled = s.v?.[1] !== 2 && s.pf && s.pf[0] === s.fs![0] && s.pf[1] === s.fs![1] && sentN - s.pf[2] >= 3 && (s.np ?? 0) < 2;
+    if (deficit === 0 || stalled) {
+      setDevice(step, eui, { ...s, p: 'complete', t: now }, { type: 'device', phase: 'complete', status: s.s });
+      return;
     }
-    const est = estimateDeficit({ ts004: s.v?.[1] === 2 ? 2 : 1, nbFragReceived: s.fs[0], missingFrag: s.fs[1], sentN }, plan.nbFrag);
-    if (est.deficit === 0) setDevice(step, eui, { ...s, p: 'complete', t: now }, { type: 'device', phase: 'complete', status: s.s });
-    else estimates.push(est);
-  }
+    estimates.push({ ...est, deficit });
+    const need = repairCount([{ ...est, deficit }], Infinity);
+    if (!worst || need > (worst.need as number)) worst = { devEui: eui, need, deficit, loss: +est.loss.toFixed(3), status: s.fs };
+  });
+  const silent = listening.length - answered.length;
   const rounds = Number(c.data.rounds ?? 0);
   const targetN = Number(c.data.targetN);
   const budget = plan.nbFrag + plan.maxCoded - targetN;
@@ -235,19 +255,19 @@ function evaluateStatus(c: CampaignRecord, plan: Plan, step: DeviceStep, now: nu
   const capacity = Math.max(0, Math.floor(sessionLeftMs / plan.fragmentIntervalMs));
   const need = Math.min(repairCount(estimates, budget), capacity);
   const canRepair = rounds < c.spec.fragmentation.maxRepairRounds && sessionLeftMs > 0;
-  if (canRepair && (need > 0 || (silent > 0 && estimates.length === 0 && budget > 0))) {
+  if (canRepair && (need > 0 || (silent > 0 && estimates.length === 0))) {
     extra.rounds = rounds + 1;
     extra.statusAskedAt = '';
     if (need > 0) {
       Object.assign(extra, { targetN: targetN + need, bStartN: Number(c.data.nextN), bStartMs: now });
-      step.events.push({ type: 'repair', round: rounds + 1, fragments: need, devices: estimates.length });
+      step.events.push({ type: 'repair', round: rounds + 1, fragments: need, devices: estimates.length, worst });
       return 'broadcast';
     }
     return 'status'; // only silent devices: ask again
   }
   // No more rounds: every device still listening is asked directly whether it has the image.
-  for (const [eui, s] of step.devices) {
-    if (s.p === 'listening' && s.s === 'Pending') setDevice(step, eui, { ...s, p: 'complete', t: now }, { type: 'device', phase: 'complete', status: s.s });
+  for (const [eui, s] of listening) {
+    if (step.devices.get(eui)!.p === 'listening') setDevice(step, eui, { ...s, p: 'complete', t: now }, { type: 'device', phase: 'complete', status: s.s });
   }
   return 'apply';
 }
