@@ -10,7 +10,7 @@ const op = {
   load8_u: [0x2d, 0, 0], const: 0x41,
   eqz: 0x45, lt_u: 0x49, ge_u: 0x4f, ctz: 0x68, add: 0x6a, sub: 0x6b, mul: 0x6c, and: 0x71, or: 0x72, xor: 0x73,
   shl: 0x74, shr_s: 0x75, shr_u: 0x76, load: [0x28, 2, 0], store: [0x36, 2, 0], fill: [0xfc, 0x0b, 0x00],
-  f64_const_1: [0x44, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f], f64_div: 0xa3, f64_mul: 0xa2, f64_from_u32: 0xb8, u32_from_f64: 0xab,
+  f64_const_1: [0x44, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f], f64_div: 0xa3, f64_mul: 0xa2, f64_from_i32: 0xb7, i32_from_f64: 0xaa,
   v128_load: [0xfd, 0x00, 4, 0], v128_store: [0xfd, 0x0b, 4, 0], v128_xor: [0xfd, 0x51],
 } as const;
 type Code = (number | readonly number[])[];
@@ -107,7 +107,7 @@ const gather: Code = [
 const row: Code = [
   ...get(3), ...c32(0), ...get(1), ...c32(31), op.add, ...c32(5), op.shr_u, ...c32(2), op.shl, op.fill,
   ...get(1), ...get(1), ...get(1), ...c32(1), op.sub, op.and, op.eqz, op.add, op.set, 4, // mod = m + (m is 2^n)
-  op.f64_const_1, ...get(4), op.f64_from_u32, op.f64_div, op.set, 11,
+  op.f64_const_1, ...get(4), op.f64_from_i32, op.f64_div, op.set, 11,
   ...c32(1), ...get(0), ...c32(1001), op.mul, op.add, op.set, 5,
   ...get(1), ...c32(1), op.shr_u, op.set, 7,
   op.block, EMPTY,
@@ -115,7 +115,7 @@ const row: Code = [
   op.loop, EMPTY,
   op.loop, EMPTY, // draw: x = prbs23(x); r = x mod mod, until r < m
   ...get(5), ...c32(1), op.shr_u, ...get(5), ...get(5), ...c32(5), op.shr_u, op.xor, ...c32(1), op.and, ...c32(22), op.shl, op.add, op.tee, 5,
-  ...get(5), op.f64_from_u32, ...get(11), op.f64_mul, op.u32_from_f64, ...get(4), op.mul, op.sub,
+  ...get(5), op.f64_from_i32, ...get(11), op.f64_mul, op.i32_from_f64, ...get(4), op.mul, op.sub,
   op.tee, 8, ...get(4), ...get(4), ...c32(1), op.sub, ...get(8), op.sub, ...c32(31), op.shr_s, op.and, op.sub, op.tee, 8,
   ...get(1), op.ge_u, op.br_if, 0,
   op.end,
