@@ -61,7 +61,7 @@ function machineContext(c: CampaignRecord, plan: Plan, now: number): MachineCont
     targetVersion: Number(d.targetVersion),
     rebootDelayS: s.timing.rebootDelayS,
     // The request waits for the device's next uplink (one interval plus jitter) and the answer follows at once.
-    answerTimeoutMs: 2 * s.timing.uplinkIntervalS * 1000,
+    answerTimeoutMs: 1.25 * s.timing.uplinkIntervalS * 1000 + 10_000,
     retries: s.timing.unicastRetries,
   };
 }
@@ -134,8 +134,9 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
             await ctx.store.setStage(id, 'failed', { error: 'no device completed the set-up' });
             return 0;
           }
-          // The session request reaches each device on its next uplink; leave room for two lost downlinks.
-          const sessionTimeGps = unixMsToGps(now + 2 * mctx.answerTimeoutMs + uplinkMs);
+          // The session request reaches each device on its next uplink; leave room for three lost downlinks, so that
+          // hardly any device opens its window late (a late device needs more fragments than its losses alone).
+          const sessionTimeGps = unixMsToGps(now + 4 * mctx.answerTimeoutMs + uplinkMs);
           const startMs = gpsToUnixMs(sessionTimeGps);
           const lengthS = c.spec.multicast.groupType === 'C' ? 2 ** plan.sessionTimeOut : 128 * 2 ** plan.sessionTimeOut;
           Object.assign(extra, { sessionTimeGps, sessionStartMs: startMs, sessionEndMs: startMs + lengthS * 1000 });
