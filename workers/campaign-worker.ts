@@ -19,6 +19,8 @@ import { processUplinks, type NormalizedUplink, type UplinkCounters } from './up
 export interface WorkerOptions extends WorkerConfig {
   /** MQTT broker of the ChirpStack integration (e.g. mqtt://127.0.0.1:1883). */
   mqttUrl?: string | undefined;
+  /** Only this ChirpStack application's uplinks (default: every application). */
+  applicationId?: string | undefined;
   /** Listen for the HTTP integration on this port. */
   httpPort?: number | undefined;
   concurrency?: number;
@@ -75,7 +77,14 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   });
   let mqttIntake: MqttIntake | undefined;
   let httpIntake: HttpIntake | undefined;
-  if (opts.mqttUrl) mqttIntake = await startMqttIntake(intake, { url: opts.mqttUrl, topicPrefix: '$share/lorafuota/' });
+  // A shared subscription: the broker hands each uplink to one of the workers of this deployment (prefix).
+  if (opts.mqttUrl) {
+    mqttIntake = await startMqttIntake(intake, {
+      url: opts.mqttUrl,
+      topicPrefix: `$share/lorafuota-${opts.prefix}/`,
+      ...(opts.applicationId ? { applicationId: opts.applicationId } : {}),
+    });
+  }
   if (opts.httpPort !== undefined) httpIntake = await startHttpIntake(intake, { port: opts.httpPort });
 
   return {
@@ -99,6 +108,7 @@ if (isMain) {
   const w = await startWorker({
     ...configFromEnv(env),
     mqttUrl: env.MQTT_URL,
+    applicationId: env.CHIRPSTACK_APPLICATION_ID,
     httpPort: env.HTTP_INTEGRATION_PORT ? Number(env.HTTP_INTEGRATION_PORT) : undefined,
     ...(env.LORAFUOTA_LOCK_MS ? { lockDurationMs: Number(env.LORAFUOTA_LOCK_MS) } : {}),
   });

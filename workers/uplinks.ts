@@ -77,9 +77,13 @@ export async function processUplinks(ctx: WorkerContext, ups: NormalizedUplink[]
   // One clock answer queued per device at a time: a Class A device takes one downlink per uplink, and a queue of
   // stale AppTimeAns would delay the campaign's own requests (and the session start) behind them.
   await pMap(clock, 16, async (a) => {
-    const queued = await ctx.chirpstack.getDeviceQueue(a.devEui);
-    if (queued.some((q) => q.fPort === a.port)) return;
-    await ctx.chirpstack.enqueueDownlink(a.devEui, { fPort: a.port, data: a.bytes });
+    try {
+      const queued = await ctx.chirpstack.getDeviceQueue(a.devEui);
+      if (queued.some((q) => q.fPort === a.port)) return;
+      await ctx.chirpstack.enqueueDownlink(a.devEui, { fPort: a.port, data: a.bytes });
+    } catch (e) {
+      ctx.log.warn({ devEui: a.devEui, err: (e as Error).message }, 'AppTimeAns not enqueued');
+    }
   });
   if (counters) {
     counters.processed += answers.length;

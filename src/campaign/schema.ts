@@ -14,7 +14,7 @@ export const DeviceSpecSchema = z.object({
   devEui: hex(8, 'devEui'),
   /** LoRaWAN MAC version of the device: decides GenAppKey (1.0.x) or AppKey (1.1) as the multicast root key. */
   lorawan: z.enum(['1.0', '1.1']).default('1.0'),
-});
+}).strict();
 
 export const CampaignSpecSchema = z.object({
   /** Idempotency: a second submission with the same token returns the first campaign. */
@@ -46,6 +46,7 @@ export const CampaignSpecSchema = z.object({
       /** ChirpStack's `multicast_class_c_margin`: least spacing between two multicast frames (ms). */
       classCMarginMs: z.number().int().min(0).max(600_000).default(5000),
     })
+    .strict()
     .prefault({}),
   fragmentation: z
     .object({
@@ -62,6 +63,7 @@ export const CampaignSpecSchema = z.object({
       descriptor: hex(4, 'fragmentation.descriptor').default('00000000'),
       maxRepairRounds: z.number().int().min(0).max(20).default(6),
     })
+    .strict()
     .prefault({}),
   ports: z
     .object({
@@ -70,6 +72,7 @@ export const CampaignSpecSchema = z.object({
       ts005: z.number().int().min(1).max(223).default(200),
       ts006: z.number().int().min(1).max(223).default(203),
     })
+    .strict()
     .prefault({}),
   timing: z
     .object({
@@ -80,10 +83,11 @@ export const CampaignSpecSchema = z.object({
       /** Delay between DevUpgradeImageAns and the reboot. */
       rebootDelayS: z.number().int().min(1).max(86_400).default(30),
     })
+    .strict()
     .prefault({}),
-  /** Allow a firmware version lower than or equal to the running one (anti-rollback off). */
-  allowRollback: z.boolean().default(false),
-});
+})
+  // Unknown fields are refused, so a misspelt option is an error rather than a silent default.
+  .strict();
 
 export type CampaignSpecInput = z.input<typeof CampaignSpecSchema>;
 export type CampaignSpec = z.output<typeof CampaignSpecSchema>;

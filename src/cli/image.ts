@@ -124,9 +124,6 @@ async function inspect(imagePath: string): Promise<void> {
 
 /** Registers `lorafuota image keygen|sign|verify|inspect`. */
 export function register(program: Command): void {
-  // `image sign --version X.Y.Z` is part of the contract: the root's -V/--version must only be read before the
-  // subcommand, otherwise the root swallows it and prints the tool version.
-  program.enablePositionalOptions();
   const image = program.command('image').description('Signed firmware images: keys, signing, verification, inspection');
 
   image

@@ -8,12 +8,15 @@ import { register as registerImage } from './image.js';
 import { register as registerSim } from './sim.js';
 import { register as registerCampaign } from './campaign.js';
 import { register as registerServe } from './serve.js';
+import { register as registerWorker } from './worker.js';
 
 const program = new Command();
 program
   .name('lorafuota')
   .description('Firmware updates over the air for LoRaWAN fleets (TS003-TS006, TS004 FEC, ChirpStack v4)')
-  .version('0.1.0');
+  .version('0.1.0')
+  // Root options only before the subcommand, so `image sign --version 1.2.3` is the subcommand's own option.
+  .enablePositionalOptions();
 
 registerFec(program);
 registerKeys(program);
@@ -22,6 +25,7 @@ registerImage(program);
 registerSim(program);
 registerCampaign(program);
 registerServe(program);
+registerWorker(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`lorafuota: ${err instanceof Error ? err.message : String(err)}\n`);

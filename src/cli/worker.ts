@@ -1,0 +1,65 @@
+/**
+ * `lorafuota worker`: runs a campaign worker (pipeline steps + uplink intake) until SIGINT/SIGTERM.
+ * A launcher: it loads the top layer (workers/) at run time.
+ */
+import type { Command } from 'commander';
+
+interface WorkerFlags {
+  redis?: string;
+  prefix: string;
+  chirpstack: string;
+  chirpstackToken?: string;
+  mqtt?: string;
+  application?: string;
+  httpPort?: string;
+  concurrency: string;
+  lockMs: string;
+}
+
+function positiveInt(field: string, v: string, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${field}: expected an integer 1..${max}, got "${v}"`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('worker')
+    .description('run a campaign worker: pipeline steps from the BullMQ queue and uplinks from the ChirpStack integration')
+    .option('--redis <url>', 'Redis URL (env REDIS_URL, default redis://127.0.0.1:6379)')
+    .option('--prefix <prefix>', 'Redis key prefix (env LORAFUOTA_PREFIX)', process.env.LORAFUOTA_PREFIX ?? 'lf')
+    .option('--chirpstack <host:port>', 'ChirpStack gRPC API (env CHIRPSTACK_API)', process.env.CHIRPSTACK_API ?? '127.0.0.1:8080')
+    .option('--chirpstack-token <token>', 'ChirpStack API token (env CHIRPSTACK_API_TOKEN)')
+    .option('--mqtt <url>', 'MQTT broker of the ChirpStack MQTT integration (env MQTT_URL)')
+    .option('--application <id>', 'only this ChirpStack application\'s uplinks (env CHIRPSTACK_APPLICATION_ID)')
+    .option('--http-port <port>', 'listen for the ChirpStack HTTP integration on this port (env HTTP_INTEGRATION_PORT)')
+    .option('--concurrency <n>', 'pipeline steps run at once', '4')
+    .option('--lock-ms <ms>', 'how soon a dead worker\'s step is taken over', '10000')
+    .action(async (o: WorkerFlags) => {
+      const token = o.chirpstackToken ?? process.env.CHIRPSTACK_API_TOKEN;
+      if (!token) throw new Error('chirpstack-token: required (--chirpstack-token or CHIRPSTACK_API_TOKEN)');
+      const httpPort = o.httpPort ?? process.env.HTTP_INTEGRATION_PORT;
+      const mod = (await import(new URL('../../workers/campaign-worker.js', import.meta.url).href)) as typeof import('../../workers/campaign-worker.js');
+      const cfg = (await import(new URL('../../workers/context.js', import.meta.url).href)) as typeof import('../../workers/context.js');
+      const env = cfg.configFromEnv();
+      const w = await mod.startWorker({
+        ...env,
+        ...(o.redis ? { redisUrl: o.redis } : {}),
+        prefix: o.prefix,
+        chirpstackTarget: o.chirpstack,
+        chirpstackToken: token,
+        mqttUrl: o.mqtt ?? process.env.MQTT_URL,
+        applicationId: o.application ?? process.env.CHIRPSTACK_APPLICATION_ID,
+        httpPort: httpPort !== undefined ? positiveInt('http-port', httpPort, 65535) : undefined,
+        concurrency: positiveInt('concurrency', o.concurrency, 64),
+        lockDurationMs: positiveInt('lock-ms', o.lockMs, 600_000),
+      });
+      w.ctx.log.info({ prefix: o.prefix, chirpstack: o.chirpstack }, 'worker started');
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      w.ctx.log.info({ signal }, 'worker stopping');
+      await w.close();
+    });
+}
