@@ -43,7 +43,17 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     }
     if (job.name === 'advance') {
       const { campaignId, step } = job.data as { campaignId: string; step: number };
+      // A step re-run after its worker died (or a duplicate of one) must not fork the campaign into two chains:
+      // `lastStep` says which steps are done; a done step only makes sure its successor is scheduled.
+      const key = ctx.store.keys.campaign(campaignId);
+      const last = Number((await ctx.store.redis.hget(key, 'lastStep')) ?? -1);
+      if (last > step) return null;
+      if (last === step) {
+        await scheduleAdvance(ctx.queue, campaignId, step + 1, 0);
+        return null;
+      }
       const delay = await advance(ctx, campaignId);
+      await ctx.store.redis.hset(key, 'lastStep', String(step));
       if (delay !== null) await scheduleAdvance(ctx.queue, campaignId, step + 1, ctx.wallDelay(delay));
       return delay;
     }

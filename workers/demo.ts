@@ -25,6 +25,8 @@ export interface DemoOptions {
   progress?: (line: string) => void;
   /** Wall-clock limit (ms). */
   timeoutMs?: number;
+  /** Simulated uplink interval of the devices (default 60 s). */
+  uplinkIntervalMs?: number;
 }
 
 export interface DemoResult {
@@ -39,6 +41,10 @@ export interface DemoResult {
   airtimeSeconds: number;
   simulatedSeconds: number;
   wallSeconds: number;
+  /** Uplinks the workers took in (answers, clock sync, keep-alives of devices in no campaign excluded). */
+  uplinksProcessed: number;
+  /** Redis bytes (MEMORY USAGE over the campaign's keys and its queue) per device once the campaign is over. */
+  redisBytesPerDevice: number;
   byStatus: Record<string, number>;
   rows: { devEui: string; stack: string; status: string; phase: string; reason: string; firmware: string }[];
 }
@@ -53,7 +59,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let env: SimEnv | undefined;
   const workers: RunningWorker[] = [];
   try {
-    env = await startSimEnv({ devices: o.devices, loss: o.loss, seed: o.seed, speedup: o.speedup, imageBytes: o.imageKiB * 1024, mqttUrl: o.mqttUrl });
+    env = await startSimEnv({
+      devices: o.devices,
+      loss: o.loss,
+      seed: o.seed,
+      speedup: o.speedup,
+      imageBytes: o.imageKiB * 1024,
+      mqttUrl: o.mqttUrl,
+      ...(o.uplinkIntervalMs ? { uplinkIntervalMs: o.uplinkIntervalMs } : {}),
+    });
     for (let i = 0; i < o.workers; i++) {
       workers.push(
         await startWorker({
@@ -64,6 +78,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
           clock: env.clock.toJSON(),
           logLevel: process.env.LOG_LEVEL ?? 'warn',
           mqttUrl: o.mqttUrl,
+          applicationId: env.applicationId,
           // The simulator posts uplinks to the first worker's HTTP integration endpoint.
           httpPort: !o.mqttUrl && i === 0 ? env.httpPort : undefined,
         }),
@@ -97,6 +112,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       firmware: hex32(s.fw),
     }));
     const updated = byStatus.Updated ?? 0;
+    const redisBytes = await store.memoryUsage();
     await store.purgeAll();
     return {
       campaignId: id,
@@ -110,6 +126,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       airtimeSeconds: Number(c.data.airtimeMs ?? 0) / 1000,
       simulatedSeconds: Number(rep?.simulatedSeconds ?? 0),
       wallSeconds: (Date.now() - wall0) / 1000,
+      uplinksProcessed: workers.reduce((a, w) => a + w.counters.processed + w.counters.clockSync, 0),
+      redisBytesPerDevice: Math.round(redisBytes.total / Math.max(1, devs.size)),
       byStatus,
       rows,
     };
@@ -166,6 +184,7 @@ if (isMain) {
       speedup: { type: 'string', default: '400' },
       'image-kib': { type: 'string', default: '24' },
       workers: { type: 'string', default: '2' },
+      'uplink-interval': { type: 'string', default: '60' },
       mqtt: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
@@ -186,6 +205,7 @@ if (isMain) {
     imageKiB: num('image-kib', values['image-kib'], (n) => n > 0 && n <= 2048, 'expected KiB in (0, 2048]'),
     workers: num('workers', values.workers, (n) => Number.isInteger(n) && n >= 1 && n <= 8, 'expected 1..8'),
     mqttUrl: values.mqtt,
+    uplinkIntervalMs: 1000 * num('uplink-interval', values['uplink-interval'], (n) => n >= 10 && n <= 86_400, 'expected seconds in [10, 86400]'),
     progress: (l) => process.stderr.write(`${l}\n`),
   };
   try {

@@ -43,7 +43,7 @@ export async function processUplinks(ctx: WorkerContext, ups: NormalizedUplink[]
   if (candidates.length === 0) return;
   // Each worker drops duplicates it has seen; this drops those another worker has (one SET NX per uplink).
   const p = ctx.store.redis.pipeline();
-  for (const u of candidates) p.set(ctx.store.keys.dedup(u.deduplicationId), '1', 'EX', 3600, 'NX');
+  for (const u of candidates) p.set(ctx.store.keys.dedup(u.deduplicationId), '1', 'EX', 120, 'NX');
   const first = (await p.exec()) ?? [];
   const withData = candidates.filter((_, i) => first[i]?.[1] === 'OK');
   if (withData.length === 0) return;

@@ -281,6 +281,46 @@ export class CampaignStore {
     return { campaign, devices: devs.size, byStatus, byPhase };
   }
 
+  /**
+   * Bytes Redis uses for every key under this store's prefix (MEMORY USAGE summed over a SCAN), by kind. The
+   * uplink de-duplication markers are transient (they expire two minutes after the uplink) and counted apart.
+   */
+  async memoryUsage(): Promise<{ total: number; transient: number }> {
+    let cursor = '0';
+    let total = 0;
+    let transient = 0;
+    const dd = this.keys.dedup('');
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.keys.all(), 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) {
+        const p = this.redis.pipeline();
+        for (const k of keys) p.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
+        const res = (await p.exec()) ?? [];
+        res.forEach(([, v], i) => {
+          if (keys[i]!.startsWith(dd)) transient += Number(v ?? 0);
+          else total += Number(v ?? 0);
+        });
+      }
+    } while (cursor !== '0');
+    return { total, transient };
+  }
+
+  /**
+   * Drops what a finished campaign no longer needs: the consumed answers, the image, and the per-device events
+   * (the device records keep every device's final status and reason). Campaign-level events (stages, plan,
+   * repair rounds, the report) stay, with their ids, so `watch` still replays the campaign's history.
+   */
+  async release(id: string): Promise<void> {
+    const key = this.keys.events(id);
+    const all = await this.redis.xrange(key, '-', '+');
+    const keep = all.filter(([, f]) => !/^\{"(?:time":\d+,")?type":"(?:device|badAnswer)"/.test(f[1] ?? ''));
+    const m = this.redis.multi();
+    m.del(this.keys.answers(id), this.keys.image(id), key);
+    for (const [sid, f] of keep) m.xadd(key, sid, ...f);
+    await m.exec();
+  }
+
   /** Deletes every key under this store's prefix (tests and demo clean-up). */
   async purgeAll(): Promise<number> {
     let cursor = '0';

@@ -37,10 +37,6 @@ export class Keys {
   events(id: string): string {
     return `${this.prefix}:c:{${id}}:ev`;
   }
-  /** STRING lock held by the worker advancing the campaign. */
-  lock(id: string): string {
-    return `${this.prefix}:c:{${id}}:lock`;
-  }
   /** STRING SET NX markers for uplink de-duplication. */
   dedup(deduplicationId: string): string {
     return `${this.prefix}:dd:${deduplicationId}`;

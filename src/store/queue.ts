@@ -31,7 +31,8 @@ export function connectionFromUrl(url: string = redisUrl()): ConnectionOptions {
 
 /** The campaign queue; `prefix` keeps BullMQ's keys under the same prefix as the store. */
 export function campaignQueue(connection: ConnectionOptions, prefix = 'lf'): Queue {
-  return new Queue(CAMPAIGN_QUEUE, { connection, prefix: `${prefix}:bull` });
+  // BullMQ's own event stream is not needed (campaign events have their own stream): keep it short.
+  return new Queue(CAMPAIGN_QUEUE, { connection, prefix: `${prefix}:bull`, streams: { events: { maxLen: 100 } } });
 }
 
 /** Schedules the next `advance` step of a campaign after `delayMs`. The job id makes duplicates collapse. */
@@ -45,7 +46,8 @@ export async function scheduleAdvance(queue: Queue, campaignId: string, step: nu
       delay: Math.max(0, Math.round(delayMs)),
       attempts: 20,
       backoff: { type: 'exponential', delay: 200 },
-      removeOnComplete: { age: 3600 },
+      // Stale re-runs are recognised by the campaign's lastStep (workers/campaign-worker.ts), so few are kept.
+      removeOnComplete: { count: 20 },
       removeOnFail: { age: 24 * 3600 },
     },
   );

@@ -17,7 +17,7 @@ import { gpsToUnixMs, unixMsToGps } from '../../src/codec/gpstime.js';
 import type { CampaignRecord } from '../../src/store/campaign-store.js';
 import type { WorkerContext } from '../context.js';
 import { dispatch, foldAnswers, setDevice, type DeviceStep } from './devices.js';
-import { createGroup, enqueueMulticast, randomMcAddr, settlePending } from './multicast.js';
+import { checkProfiles, createGroup, enqueueMulticast, randomMcAddr, settlePending } from './multicast.js';
 import { pMap } from './pmap.js';
 
 /** Fragments enqueued ahead of the planner's schedule, so ChirpStack's queue never runs dry between steps. */
@@ -109,6 +109,7 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
     return 0;
   }
   if (c.stage === 'group') {
+    for (const warning of await checkProfiles(ctx, c)) await ctx.store.addEvent(id, { type: 'warning', warning });
     const fields = await createGroup(ctx, c, plan);
     await ctx.store.setData(id, fields);
     await ctx.store.setStage(id, 'setup', { groupId: fields.groupId });
@@ -330,6 +331,7 @@ async function finishCampaign(ctx: WorkerContext, c: CampaignRecord, now: number
   const devices = await ctx.store.devices(c.id);
   await ctx.store.addEvent(c.id, report(c, devices, now));
   await ctx.store.setStage(c.id, 'done');
+  await ctx.store.release(c.id);
   encoders.delete(c.id);
 }
 
@@ -357,5 +359,6 @@ async function cancelCampaign(ctx: WorkerContext, c: CampaignRecord, now: number
   await ctx.store.commit(c.id, changed, [{ type: 'cancelled', devices: changed.size }]);
   await ctx.store.addEvent(c.id, report(c, new Map([...devices, ...changed]), now));
   await ctx.store.setStage(c.id, 'cancelled');
+  await ctx.store.release(c.id);
   encoders.delete(c.id);
 }

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { mcSessionKeys } from '../../src/codec/keys.js';
+import { profileWarnings } from '../../src/chirpstack/profile-check.js';
 import type { Plan } from '../../src/campaign/planner.js';
 import type { CampaignRecord } from '../../src/store/campaign-store.js';
 import type { WorkerContext } from '../context.js';
@@ -58,6 +59,24 @@ export async function createGroup(ctx: WorkerContext, c: CampaignRecord, plan: P
   await pMap(c.spec.multicast.gatewayIds, 4, (g) => add(() => ctx.chirpstack.addGatewayToMulticastGroup(groupId, g)));
   const info = await ctx.chirpstack.getMulticastGroup(groupId);
   return { groupId, mcFCnt: info.fCnt, fragAirMs: plan.fragmentAirtimeMs * c.spec.multicast.gatewayCount };
+}
+
+/**
+ * Device profiles that would make ChirpStack run TS003/TS004/TS005 itself (competing with this service), or that
+ * lack the session's class: one warning per profile, recorded as campaign events.
+ */
+export async function checkProfiles(ctx: WorkerContext, c: CampaignRecord): Promise<string[]> {
+  const seen = new Set<string>();
+  const warnings: string[] = [];
+  for (const d of c.spec.devices) {
+    const dev = await ctx.chirpstack.getDevice(d.devEui);
+    if (seen.has(dev.deviceProfileId)) continue;
+    seen.add(dev.deviceProfileId);
+    const profile = await ctx.chirpstack.getDeviceProfile(dev.deviceProfileId);
+    warnings.push(...profileWarnings(profile, c.spec.multicast.groupType === 'B' ? 'CLASS_B' : 'CLASS_C'));
+    if (seen.size >= 20) break; // fleets share a handful of profiles; do not read every device
+  }
+  return warnings;
 }
 
 /** Settles a multicast enqueue that a dead worker left unfinished. Returns the fields to write. */
