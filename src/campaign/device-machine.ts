@@ -130,8 +130,23 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
         const late = (c.startMissed || c.mcGroupUndefined) && !c.drError && !c.freqError;
         if (err && late && (s.sr ?? 0) < 2 && ctx.sessionEndGps !== undefined) {
           s = to(s, 'ready', now, { sr: (s.sr ?? 0) + 1 });
-        } else if (err) s = finish(s, 'SessionError', err, now);
-        else s = to(s, 'listening', now, { tts: [(c.timeToStart as number) ?? 0, uplinkMs] });
+          break;
+        }
+        if (err) {
+          s = finish(s, 'SessionError', err, now);
+          break;
+        }
+        // TimeToStart against the start that was sent and the uplink's own time gives the device's clock error
+        // (PROTOCOL.md §11.2 item 7): the device opens its window `skew` seconds late (or early, if negative).
+        // Offer it the session again with the start moved by its error, so the window opens on time whatever its
+        // clock says (an unsynchronised LBM, TimeToStart 0xFFFFFF, opens its window at once and needs nothing).
+        const tts = (c.timeToStart as number) ?? 0;
+        const sentStart = sessionTimeOf(s0.o?.hex) ?? ctx.sessionTimeGps;
+        const skew = sentStart === undefined || tts === 0xffffff ? 0 : tts - (sentStart - unixMsToGps(uplinkMs));
+        if (Math.abs(skew - (s.sk ?? 0)) > MAX_CLOCK_SKEW_S && (s.sr ?? 0) < 2 && ctx.sessionEndGps !== undefined) {
+          s = to(s, 'ready', now, { sr: (s.sr ?? 0) + 1, sk: skew, tts: [tts, uplinkMs] });
+          event = { type: 'device', phase: 'ready', status: s.s, reason: `clock off by ${skew} s: session start moved` };
+        } else s = to(s, 'listening', now, { tts: [tts, uplinkMs] });
         break;
       }
       case 'FragSessionStatusAns': {
@@ -195,7 +210,7 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
     if (s.v[3] !== 1) s = finish(s, 'PackageNotSupported', `TS006 version ${s.v[3]} unsupported`, now);
     else s = to(s, 'fragSetup', now);
   }
-  if (s.p !== s0.p || s.s !== s0.s) event = { type: 'device', devEui: undefined, phase: s.p, status: s.s, reason: s.r };
+  if (!event && (s.p !== s0.p || s.s !== s0.s)) event = { type: 'device', phase: s.p, status: s.s, reason: s.r };
   return { state: s, ...(event ? { event } : {}), ...(replies.length ? { replies } : {}) };
 }
 
@@ -252,14 +267,16 @@ export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null
     }
     case 'ready': {
       if (ctx.sessionTimeGps === undefined) return null;
-      let sessionTime = ctx.sessionTimeGps;
+      let start = ctx.sessionTimeGps;
       let timeOut = ctx.sessionTimeOut;
       if (s.sr && ctx.sessionEndGps !== undefined) {
-        // A retry: start later, end with everyone else.
-        sessionTime = Math.max(sessionTime, unixMsToGps(ctx.nowMs) + ctx.sessionLeadS);
-        const left = Math.max(1, ctx.sessionEndGps - sessionTime);
+        // A retry: start no earlier than the request can arrive, end with everyone else.
+        start = Math.max(start, unixMsToGps(ctx.nowMs) + ctx.sessionLeadS);
+        const left = Math.max(1, ctx.sessionEndGps - start);
         timeOut = Math.max(0, Math.ceil(Math.log2(ctx.groupType === 'C' ? left : left / 128)));
       }
+      // In the device's own (wrong) time, when its clock error is known.
+      const sessionTime = start - (s.sk ?? 0);
       return {
         pkg: 'ts005',
         commands: [
@@ -321,6 +338,15 @@ export function onTimeout(s: DeviceState, ctx: MachineContext): Transition {
     ? finish(s, 'PackageNotSupported', `no PackageVersionAns on port ${s.o.port} after ${s.o.n} attempts`, ctx.nowMs)
     : finish(s, 'Timeout', `no answer on port ${s.o.port} after ${s.o.n} attempts (${s.p})`, ctx.nowMs);
   return { state, event: { type: 'device', phase: state.p, status: state.s, reason: state.r } };
+}
+
+/** Largest device clock error (s) tolerated at the session start. */
+const MAX_CLOCK_SKEW_S = 10;
+
+/** SessionTime of an encoded McClassC/BSessionReq (CID, McGroupIDHeader, then u32 LE). */
+function sessionTimeOf(hex: string | undefined): number | undefined {
+  if (!hex || !/^0[45]/.test(hex) || hex.length < 12) return undefined;
+  return Buffer.from(hex.slice(4, 12), 'hex').readUInt32LE(0);
 }
 
 function hex32(n: number): string {

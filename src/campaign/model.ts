@@ -82,8 +82,10 @@ export interface DeviceState {
   fw?: number;
   /** Not before this time (ms): the device is rebooting. */
   w?: number;
-  /** Session requests re-sent after StartMissed / McGroupUndefined. */
+  /** Session requests re-sent after StartMissed / McGroupUndefined or a clock error. */
   sr?: number;
+  /** The device's clock error (s, positive = behind) measured from its TimeToStart. */
+  sk?: number;
   /** How often DevUpgradeImageAns said "no image" although the status counters suggested completion. */
   np?: number;
   /** Clean-up answers received: bit 0 FragSessionDeleteAns, bit 1 McGroupDeleteAns. */

@@ -57,7 +57,7 @@ function machineContext(c: CampaignRecord, plan: Plan, now: number): MachineCont
     sessionTimeOut: plan.sessionTimeOut,
     ...(d.sessionTimeGps ? { sessionTimeGps: Number(d.sessionTimeGps) } : {}),
     ...(d.sessionEndMs ? { sessionEndGps: unixMsToGps(Number(d.sessionEndMs)) } : {}),
-    sessionLeadS: 3 * s.timing.uplinkIntervalS,
+    sessionLeadS: 4 * s.timing.uplinkIntervalS,
     targetVersion: Number(d.targetVersion),
     rebootDelayS: s.timing.rebootDelayS,
     // The request waits for the device's next uplink (one interval plus jitter) and the answer follows at once.
@@ -135,9 +135,11 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
             await ctx.store.setStage(id, 'failed', { error: 'no device completed the set-up' });
             return 0;
           }
-          // The session request reaches each device on its next uplink; leave room for three lost downlinks, so that
-          // hardly any device opens its window late (a late device needs more fragments than its losses alone).
-          const sessionTimeGps = unixMsToGps(now + 4 * mctx.answerTimeoutMs + uplinkMs);
+          // The session request reaches each device on its next uplink; leave room for its retries (up to five
+          // lost downlinks), so that hardly any device opens its window late: a late device needs more fragments
+          // than its radio losses alone, and the whole fleet would pay for them.
+          const attempts = Math.min(c.spec.timing.unicastRetries + 1, 6);
+          const sessionTimeGps = unixMsToGps(now + attempts * mctx.answerTimeoutMs + uplinkMs);
           const startMs = gpsToUnixMs(sessionTimeGps);
           const lengthS = c.spec.multicast.groupType === 'C' ? 2 ** plan.sessionTimeOut : 128 * 2 ** plan.sessionTimeOut;
           Object.assign(extra, { sessionTimeGps, sessionStartMs: startMs, sessionEndMs: startMs + lengthS * 1000 });
