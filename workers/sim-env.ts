@@ -128,7 +128,7 @@ export async function startSimEnv(o: SimEnvOptions): Promise<SimEnv> {
     deviceClass: DEVICE_CLASS,
     devices: specs.map((s) => ({ devEui: s.devEui, lorawan: s.lorawan })),
     multicast: { groupType: 'C', region: 'EU868', dr: 5, frequencyHz: 869_525_000, classCMarginMs },
-    fragmentation: { ts004Version: 1, initialRedundancyPercent: 10, maxRedundancyPercent: 250, blockAckDelay: 0, maxRepairRounds: 8 },
+    fragmentation: { ts004Version: 1, initialRedundancyPercent: 10, maxRedundancyPercent: 250, blockAckDelay: 0, maxRepairRounds: 12 },
     timing: { uplinkIntervalS: (o.uplinkIntervalMs ?? 60_000) / 1000, unicastRetries: 8, rebootDelayS: 30 },
   };
   return {

@@ -149,10 +149,20 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
         }
         break;
       }
-      case 'session':
-        if (now >= Number(c.data.sessionStartMs)) {
+      case 'session': {
+        // Broadcast once every device that is still being offered the session has its window open: a device whose
+        // request was lost and re-sent opens later, and would otherwise need many more fragments than its losses.
+        const start = Number(c.data.sessionStartMs);
+        const waitLimit = start + 3 * mctx.answerTimeoutMs;
+        const pending = count(step, (s) => s.s === 'Pending' && (s.p === 'ready' || s.p === 'session'));
+        let opens = start;
+        for (const s of step.devices.values()) {
+          if (s.p === 'listening' && s.tts && s.tts[0] !== 0xffffff) opens = Math.max(opens, s.tts[1] + s.tts[0] * 1000);
+        }
+        const bStart = Math.min(opens, waitLimit);
+        if (now >= bStart && (pending === 0 || now >= waitLimit)) {
           Object.assign(extra, {
-            bStartMs: Number(c.data.sessionStartMs) + 1000,
+            bStartMs: bStart + 1000,
             bStartN: 1,
             nextN: 1,
             targetN: plan.nbFrag + plan.initialCoded,
@@ -160,6 +170,7 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
           nextStage = 'broadcast';
         }
         break;
+      }
       case 'status':
         nextStage = evaluateStatus(c, plan, step, now, extra);
         break;
