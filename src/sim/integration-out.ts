@@ -175,6 +175,8 @@ export class IntegrationOut {
       });
     });
     client.on('error', () => void this.stats.failed++);
+    // Thousands of devices publish faster than the socket drains; every waiting publish holds a 'drain' listener.
+    client.stream.setMaxListeners(0);
     this.client = client;
   }
 
