@@ -5,16 +5,8 @@ import { decodeCommands, encodeCommands, type AnyCommand, type PackageName, type
 import { decodeDownlinkFrame, encodeDownlinkFrame } from '../src/codec/lorawan-frame.js';
 import { dataBlockIntKey } from '../src/codec/keys.js';
 import { dataBlockMic } from '../src/codec/mic.js';
+import { medianMs } from './timing.js';
 
-function median(runs: number, fn: () => void): number {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  return times.sort((a, b) => a - b)[runs >> 1]!;
-}
 
 const V2: Versions = { ts003: 2, ts004: 2, ts005: 2 };
 
@@ -38,7 +30,7 @@ function uplinkDecode(): Bench {
     name: 'uplink-decode',
     run: () => {
       let commands = 0;
-      const ms = median(11, () => {
+      const ms = medianMs(11, () => {
         commands = 0;
         for (let i = 0; i < rounds; i++) for (const f of FRAMES) commands += decodeCommands(f.pkg, 'uplink', f.bytes, V2).commands.length;
       });
@@ -55,7 +47,7 @@ function downlinkFrameDecode(): Bench {
   return {
     name: 'multicast-frame-decode',
     run: () => {
-      const ms = median(11, () => frames.forEach((f, fCnt) => decodeDownlinkFrame(f, { appSKey, nwkSKey, fCntFull: fCnt })));
+      const ms = medianMs(11, () => frames.forEach((f, fCnt) => decodeDownlinkFrame(f, { appSKey, nwkSKey, fCntFull: fCnt })));
       return { medianMs: ms, frames: frames.length, framesPerSecond: frames.length / (ms / 1000) };
     },
   };
@@ -67,7 +59,7 @@ function dataBlockMicBench(): Bench {
   return {
     name: 'data-block-mic 100KiB',
     run: () => {
-      const ms = median(21, () => dataBlockMic(key, { sessionCnt: 1, fragIndex: 0, descriptor: 0, data }));
+      const ms = medianMs(21, () => dataBlockMic(key, { sessionCnt: 1, fragIndex: 0, descriptor: 0, data }));
       return { medianMs: ms, mbPerSecond: data.length / 2 ** 20 / (ms / 1000) };
     },
   };

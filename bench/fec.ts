@@ -8,6 +8,7 @@ import { fecEncode } from '../src/codec/fec.js';
 import { FragDecoder } from '../src/device/frag-decoder.js';
 import { Rng } from '../src/device/rng.js';
 import type { Bench, BenchResult } from './run.js';
+import { medianMs as timeMedian } from './timing.js';
 
 interface Workload { size: number; fragSize: number; redundancyPct: number; lossPct: number }
 const W1: Workload = { size: 100 * 1024, fragSize: 200, redundancyPct: 50, lossPct: 10 };
@@ -20,21 +21,12 @@ function block(size: number): Uint8Array {
 }
 const redundancyOf = (w: Workload): number => Math.ceil((Math.ceil(w.size / w.fragSize) * w.redundancyPct) / 100);
 
-function median(runs: number, fn: () => void): number {
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    fn();
-    t.push(performance.now() - t0);
-  }
-  return t.sort((a, b) => a - b)[runs >> 1]!;
-}
 
 function encodeBench(w: Workload, runs: number): BenchResult {
   const data = block(w.size);
   const redundancy = redundancyOf(w);
   let r = fecEncode(data, { fragSize: w.fragSize, redundancy });
-  const medianMs = median(runs, () => (r = fecEncode(data, { fragSize: w.fragSize, redundancy })));
+  const medianMs = timeMedian(runs, () => (r = fecEncode(data, { fragSize: w.fragSize, redundancy })));
   // Kernel memory (data, one 256-entry table, all rows and coded payloads) plus the output fragments.
   return { medianMs, memoryBytes: r.memoryBytes, nbFrag: r.nbFrag, redundancy };
 }
@@ -48,7 +40,7 @@ function decodeBench(w: Workload, runs: number): BenchResult {
   const limits = { maxNbFrag: nbFrag, maxFragSize: w.fragSize, maxLost: redundancy };
   const d = new FragDecoder(limits);
   let consumed = 0;
-  const medianMs = median(runs, () => {
+  const medianMs = timeMedian(runs, () => {
     d.begin({ fragIndex: 0, nbFrag, fragSize: w.fragSize, padding, rule: 1 });
     for (const n of arrived) if (d.push(n, fragments[n - 1]!) === 'done') break;
     consumed = d.stats.consumed;
@@ -62,7 +54,7 @@ function cliBench(w: Workload, runs: number): BenchResult {
   writeFileSync(file, block(w.size));
   const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
   const args = [main, 'fec', 'encode', file, '--frag-size', String(w.fragSize), '--redundancy', `${w.redundancyPct}%`];
-  const medianMs = median(runs, () => {
+  const medianMs = timeMedian(runs, () => {
     const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     if (r.status !== 0) throw new Error(`fec encode exited ${r.status}`);
   });

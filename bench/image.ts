@@ -7,18 +7,10 @@ import { Bootloader } from '../src/device/bootloader.js';
 import { DeviceFlash } from '../src/device/flash.js';
 import { generateKeyPair } from '../src/image/keys.js';
 import { signImage } from '../src/image/sign.js';
+import { medianMs } from './timing.js';
 
 const FIRMWARE = new Uint8Array(64 * 1024).map((_, i) => (i * 31 + 7) & 0xff);
 
-function median(runs: number, fn: () => void): number {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  return times.sort((a, b) => a - b)[runs >> 1]!;
-}
 
 function signAndCheck(algorithm: SignatureAlgorithm): Bench[] {
   const key = generateKeyPair(algorithm);
@@ -27,12 +19,12 @@ function signAndCheck(algorithm: SignatureAlgorithm): Bench[] {
   return [
     {
       name: `image sign ${algorithm} 64KiB`,
-      run: () => ({ medianMs: median(21, () => signImage(FIRMWARE, { key, version: '1.0.0', deviceClass: 'bench' })), overheadBytes: image.length - FIRMWARE.length }),
+      run: () => ({ medianMs: medianMs(21, () => signImage(FIRMWARE, { key, version: '1.0.0', deviceClass: 'bench' })), overheadBytes: image.length - FIRMWARE.length }),
     },
     {
       name: `image check ${algorithm} 64KiB`,
       run: () => ({
-        medianMs: median(21, () => {
+        medianMs: medianMs(21, () => {
           if (!checkImage(image, policy).ok) throw new Error('bench image does not verify');
         }),
       }),

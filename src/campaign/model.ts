@@ -91,17 +91,3 @@ export interface DeviceState {
   /** Clean-up answers received: bit 0 FragSessionDeleteAns, bit 1 McGroupDeleteAns. */
   cl?: number;
 }
-
-export interface CampaignState {
-  id: string;
-  name: string;
-  stage: Stage;
-  createdAt: number;
-  updatedAt: number;
-  /** Error that failed the campaign, if any. */
-  error?: string;
-}
-
-export function isFinalStatus(s: DeviceStatus): boolean {
-  return s !== 'Pending';
-}

@@ -7,7 +7,7 @@ import type { AnyCommand } from '../codec/frame.js';
 import type { FragSessionSetupReq } from '../codec/ts004.js';
 import { dataBlockIntKey } from '../codec/keys.js';
 import { dataBlockMic } from '../codec/mic.js';
-import { FragDecoder, FragDecoderError, type FragDecoderLimits } from './frag-decoder.js';
+import { FragDecoder, FragDecoderError, type FragDecoderLimits, type FragDecoderStats } from './frag-decoder.js';
 import type { HandlerContext } from './handler-context.js';
 import type { DeviceProfile } from './profiles.js';
 import type { Rng } from './rng.js';
@@ -30,16 +30,7 @@ interface SetupParams {
   mic?: Uint8Array;
 }
 
-export interface FragStats {
-  received: number;
-  lastN: number;
-  lostUncoded: number;
-  missing: number;
-  rank: number;
-  doneAtN: number | null;
-  consumed: number;
-  duplicates: number;
-}
+export type FragStats = FragDecoderStats;
 
 export interface FragSessionState {
   params: SetupParams;
