@@ -269,9 +269,11 @@ export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null
       if (ctx.sessionTimeGps === undefined) return null;
       let start = ctx.sessionTimeGps;
       let timeOut = ctx.sessionTimeOut;
-      if (s.sr && ctx.sessionEndGps !== undefined) {
-        // A retry: start no earlier than the request can arrive, end with everyone else.
-        start = Math.max(start, unixMsToGps(ctx.nowMs) + ctx.sessionLeadS);
+      const earliest = unixMsToGps(ctx.nowMs) + ctx.sessionLeadS;
+      if (ctx.sessionEndGps !== undefined && (s.sr || earliest > start)) {
+        // A retry, or a device set up after the session was planned: start no earlier than the request can
+        // arrive, end with everyone else.
+        start = Math.max(start, earliest);
         const left = Math.max(1, ctx.sessionEndGps - start);
         timeOut = Math.max(0, Math.ceil(Math.log2(ctx.groupType === 'C' ? left : left / 128)));
       }
