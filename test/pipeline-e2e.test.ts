@@ -56,3 +56,22 @@ describe('campaign pipeline against the simulated network', () => {
     }
   });
 });
+
+describe('a Class B campaign (LoRa Basics Modem fleet)', () => {
+  let ce: CampaignEnv;
+  let id: string;
+  beforeAll(async () => {
+    ce = await startCampaignEnv({ devices: 6, loss: 0.1, seed: 4, mix: { 'lbm-v1': 1 } });
+    const spec = { ...ce.env.spec, multicast: { ...ce.env.spec.multicast, groupType: 'B' as const, classBPeriodicity: 2 } };
+    ({ id } = await submitCampaign({ store: ce.store, queue: ce.workers[0]!.ctx.queue }, spec));
+    await waitForStage(ce.store, id, ['done'], 90_000);
+  }, 120_000);
+  afterAll(async () => ce?.close());
+
+  it('updates every device, with fragments in ping slots at least 2^periodicity s apart', async () => {
+    const devs = await ce.store.devices(id);
+    expect([...devs.values()].map((d) => d.s)).toEqual(Array(6).fill('Updated'));
+    const sent = fragmentRecord(ce.env.network)!.sent.filter((f) => f.fragN !== undefined);
+    for (let i = 1; i < sent.length; i++) expect(sent[i]!.atMs - sent[i - 1]!.atMs).toBeGreaterThanOrEqual(4000);
+  });
+});

@@ -95,6 +95,9 @@ export function planCampaign(p: PlanInput): Plan {
     warnings.push(`maxRedundancyPercent capped: M + R must stay <= ${MAX_N}`);
     maxCoded = MAX_N - nbFrag;
   }
+  if (p.groupType === 'B') {
+    warnings.push('Class B: LoRaMac-node devices answer a Class B session request by switching to Class C for 2^TimeOut seconds (not 128·2^TimeOut); use Class C for such fleets');
+  }
   if (nbFrag <= 5) warnings.push(`degenerate block: M = ${nbFrag} (parity rows cover some fragments late or never)`);
 
   const fragmentAirtimeMs = frameAirtimeMs(p.region, rate.dr, fragSize + DATA_FRAGMENT_OVERHEAD, 'downlink');
