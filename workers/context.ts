@@ -27,6 +27,8 @@ export interface WorkerConfig {
   prefix: string;
   chirpstackTarget: string;
   chirpstackToken: string;
+  /** TLS to ChirpStack with the system's root certificates (default plaintext). */
+  chirpstackTls?: boolean;
   /** Simulated clock shared with the simulator: {startMs, speedup, wallStartMs}. */
   clock?: { startMs: number; speedup: number; wallStartMs: number } | undefined;
   logLevel?: string;
@@ -40,6 +42,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerConfi
     prefix: env.LORAFUOTA_PREFIX ?? 'lf',
     chirpstackTarget: env.CHIRPSTACK_API ?? '127.0.0.1:8080',
     chirpstackToken: env.CHIRPSTACK_API_TOKEN ?? '',
+    chirpstackTls: env.CHIRPSTACK_TLS === '1' || env.CHIRPSTACK_TLS === 'true',
     clock,
     logLevel: env.LOG_LEVEL ?? 'info',
   };
@@ -49,7 +52,7 @@ export function createContext(cfg: WorkerConfig): WorkerContext {
   const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
   const store = new CampaignStore(redis, cfg.prefix);
   const queue = campaignQueue(connectionFromUrl(cfg.redisUrl), cfg.prefix);
-  const chirpstack = new ChirpStackClient({ target: cfg.chirpstackTarget, apiToken: cfg.chirpstackToken || 'unset' });
+  const chirpstack = new ChirpStackClient({ target: cfg.chirpstackTarget, apiToken: cfg.chirpstackToken || 'unset', tls: cfg.chirpstackTls ?? false });
   const scaled = cfg.clock ? new ScaledClock(cfg.clock.startMs, cfg.clock.speedup, cfg.clock.wallStartMs) : undefined;
   const log = pino({ level: cfg.logLevel ?? 'info', base: { pid: process.pid } }, pino.destination(2));
   return {

@@ -9,6 +9,7 @@ interface WorkerFlags {
   prefix: string;
   chirpstack: string;
   chirpstackToken?: string;
+  chirpstackTls?: boolean;
   mqtt?: string;
   application?: string;
   httpPort?: string;
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--prefix <prefix>', 'Redis key prefix (env LORAFUOTA_PREFIX)', process.env.LORAFUOTA_PREFIX ?? 'lf')
     .option('--chirpstack <host:port>', 'ChirpStack gRPC API (env CHIRPSTACK_API)', process.env.CHIRPSTACK_API ?? '127.0.0.1:8080')
     .option('--chirpstack-token <token>', 'ChirpStack API token (env CHIRPSTACK_API_TOKEN)')
+    .option('--chirpstack-tls', 'TLS to ChirpStack with the system root certificates (env CHIRPSTACK_TLS=1)')
     .option('--mqtt <url>', 'MQTT broker of the ChirpStack MQTT integration (env MQTT_URL)')
     .option('--application <id>', 'only this ChirpStack application\'s uplinks (env CHIRPSTACK_APPLICATION_ID)')
     .option('--http-port <port>', 'listen for the ChirpStack HTTP integration on this port (env HTTP_INTEGRATION_PORT)')
@@ -48,6 +50,7 @@ export function register(program: Command): void {
         prefix: o.prefix,
         chirpstackTarget: o.chirpstack,
         chirpstackToken: token,
+        chirpstackTls: o.chirpstackTls ?? env.chirpstackTls ?? false,
         mqttUrl: o.mqtt ?? process.env.MQTT_URL,
         applicationId: o.application ?? process.env.CHIRPSTACK_APPLICATION_ID,
         httpPort: httpPort !== undefined ? positiveInt('http-port', httpPort, 65535) : undefined,
