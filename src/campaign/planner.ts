@@ -2,7 +2,7 @@
  * The planner: fragment size, block geometry, pacing (time on air, regional duty cycle, gateways), the multicast
  * session length and the ETA, all from the campaign spec and the image size. Pure: no I/O.
  */
-import { dataRate, frameAirtimeMs, maxAppPayload, subBandFor } from '../codec/region.js';
+import { dataRate, dwellTimeMs, frameAirtimeMs, maxAppPayload, subBandFor } from '../codec/region.js';
 import type { RegionName } from '../codec/region.js';
 
 export const MAX_N = 16383;
@@ -101,6 +101,10 @@ export function planCampaign(p: PlanInput): Plan {
   if (nbFrag <= 5) warnings.push(`degenerate block: M = ${nbFrag} (parity rows cover some fragments late or never)`);
 
   const fragmentAirtimeMs = frameAirtimeMs(p.region, rate.dr, fragSize + DATA_FRAGMENT_OVERHEAD, 'downlink');
+  const dwell = dwellTimeMs(p.region, 'downlink');
+  if (dwell !== undefined && fragmentAirtimeMs > dwell) {
+    throw new PlanError('fragmentation.fragSize', `a ${fragSize}-byte fragment is ${fragmentAirtimeMs.toFixed(0)} ms on air at DR${p.dr}, over the ${dwell} ms dwell time of ${p.region}`);
+  }
   const margin = p.classCMarginMs ?? 5000;
   // Each gateway sends every fragment (DELAY scheduling: one after another) and keeps its own duty cycle.
   const busyMs = p.gatewayCount * fragmentAirtimeMs;
