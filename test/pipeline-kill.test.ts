@@ -1,6 +1,6 @@
 /**
- * Durability with real processes: campaign workers are killed with SIGKILL during set-up and during the
- * broadcast; replacements take over and the campaign still updates every device, without sending any fragment
+ * Durability with real processes: campaign workers are killed with SIGKILL during set-up, during the
+ * broadcast and while devices are upgraded; replacements take over and the campaign still updates every device, without sending any fragment
  * twice or out of order. Uplinks go through the real Mosquitto broker (shared subscription).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,7 +55,7 @@ describe('a campaign survives killed workers', () => {
     await env?.close();
   });
 
-  it('kills one worker in set-up and one in the broadcast; every device is still updated', async () => {
+  it('kills a worker in set-up, one in the broadcast and one while devices are upgraded; every device is still updated', async () => {
     const a = spawnWorker();
     const b = spawnWorker();
     const queue = campaignQueue(connectionFromUrl(REDIS_URL), prefix);
@@ -82,6 +82,13 @@ describe('a campaign survives killed workers', () => {
       return rec?.stage === 'broadcast' && Number(rec.data.nextN ?? 0) > 5;
     }, 'broadcast in progress');
     await kill(b);
+    const d = spawnWorker();
+    // Apply: kill the worker that took over once devices are being upgraded.
+    await until(async () => {
+      const devs = await store.devices(id);
+      return [...devs.values()].some((s) => ['upgrade', 'reboot', 'verify'].includes(s.p));
+    }, 'apply in progress', 150_000);
+    await kill(c);
     spawnWorker();
     await until(async () => ['done', 'failed', 'cancelled'].includes((await store.get(id))!.stage), 'the end', 150_000);
 
@@ -93,6 +100,6 @@ describe('a campaign survives killed workers', () => {
     const sent = fragmentRecord(env.network)!.sent.filter((f) => f.fragN !== undefined).map((f) => f.fragN!);
     expect(sent).toEqual(Array.from({ length: sent.length }, (_, i) => i + 1));
     expect(Number(rec.data.fragmentsSent)).toBe(sent.length);
-    expect(c.exitCode).toBeNull();
+    expect(d.exitCode).toBeNull();
   }, 200_000);
 });
