@@ -44,6 +44,8 @@ export interface Provisioning {
   speedup: number;
   seed: number;
   startMs: number;
+  /** The scaled clock, as workers take it in LORAFUOTA_CLOCK to run on the simulation's time. */
+  clock: { startMs: number; speedup: number; wallStartMs: number };
 }
 
 export interface Simulation {
@@ -111,6 +113,7 @@ export async function startSimulation(o: SimulationOptions): Promise<Simulation>
     speedup: o.speedup,
     seed: o.seed,
     startMs,
+    clock: clock.toJSON(),
   };
   return {
     provisioning,
