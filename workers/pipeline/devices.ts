@@ -108,11 +108,9 @@ export async function dispatch(
   image: Uint8Array,
   extra: Record<string, string | number>,
 ): Promise<void> {
-  const needKeys: string[] = [];
-  for (const [eui, st] of step.devices) {
-    if (st.o) continue;
-    if ((st.p === 'discover' && !st.v?.[2]) || (st.p === 'fragSetup' && st.v?.[1] === 2)) needKeys.push(eui);
-  }
+  // Key material is needed only for McGroupSetupReq and a v2 FragSessionSetupReq (its MIC).
+  const needsKeys = (st: DeviceState) => !st.o && ((st.p === 'discover' && !st.v?.[2]) || (st.p === 'fragSetup' && st.v?.[1] === 2));
+  const needKeys = [...step.devices].filter(([, st]) => needsKeys(st)).map(([eui]) => eui);
   const keyErrors = new Map<string, string>();
   try {
     await keysFor(ctx, c, needKeys);
@@ -139,7 +137,7 @@ export async function dispatch(
       sends.push({ eui, port: st.o.port, bytes: Buffer.from(st.o.hex, 'hex'), retry: true });
       continue;
     }
-    const root = ctx.rootKeys.get(eui);
+    const root = needsKeys(st) ? ctx.rootKeys.get(eui) : undefined;
     const keys = root
       ? {
           mcKeyEncrypted: encryptMcKey(mcKEKey(mcRootKey(root, lw.get(eui) ?? '1.0')), mcKey),
