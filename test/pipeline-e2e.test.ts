@@ -75,3 +75,28 @@ describe('a Class B campaign (LoRa Basics Modem fleet)', () => {
     for (let i = 1; i < sent.length; i++) expect(sent[i]!.atMs - sent[i - 1]!.atMs).toBeGreaterThanOrEqual(4000);
   });
 });
+
+describe('a TS004 v2 campaign (MIC, AckReception) over a mixed fleet', () => {
+  let ce: CampaignEnv;
+  let id: string;
+  beforeAll(async () => {
+    ce = await startCampaignEnv({ devices: 9, loss: 0.1, seed: 6, mix: { 'lbm-v2': 2, 'lbm-v1': 1 } });
+    const spec = { ...ce.env.spec, fragmentation: { ...ce.env.spec.fragmentation, ts004Version: 2 as const } };
+    ({ id } = await submitCampaign({ store: ce.store, queue: ce.workers[0]!.ctx.queue }, spec));
+    await waitForStage(ce.store, id, ['done'], 90_000);
+  }, 120_000);
+  afterAll(async () => ce?.close());
+
+  it('updates the v2 devices and refuses the v1 ones with the reason', async () => {
+    const devs = await ce.store.devices(id);
+    const v2 = ce.env.devices.filter((d) => ce.env.stacks.get(d.devEui) === 'lbm-v2').map((d) => d.devEui);
+    expect(v2.length).toBeGreaterThan(0);
+    for (const [eui, s] of devs) {
+      if (v2.includes(eui)) expect(s.s).toBe('Updated');
+      else {
+        expect(s.s).toBe('PackageNotSupported');
+        expect(s.r).toMatch(/TS004 v1 device; this campaign sends the v2 parity code/);
+      }
+    }
+  });
+});
