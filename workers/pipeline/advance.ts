@@ -258,7 +258,9 @@ function evaluateStatus(c: CampaignRecord, plan: Plan, step: DeviceStep, now: nu
     // LoRaMac-node stops counting once it has decoded: counters frozen while fragments kept coming mean
     // "decoded" (or "deaf"); ask the device itself (at most twice).
     const stalled = s.v?.[1] !== 2 && s.pf && s.pf[0] === s.fs![0] && s.pf[1] === s.fs![1] && sentN - s.pf[2] >= 3 && (s.np ?? 0) < 2;
-    if (deficit === 0 || stalled) {
+    // LBM leaves MissingFrag at 1 after a loss-free reception (NbFragReceived = M then): ask rather than send.
+    const lbmLossless = s.fs![1] === 1 && s.fs![0] === plan.nbFrag && !s.np;
+    if (deficit === 0 || stalled || lbmLossless) {
       setDevice(step, eui, { ...s, p: 'complete', t: now }, { type: 'device', phase: 'complete', status: s.s });
       return;
     }
