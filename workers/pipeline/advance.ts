@@ -253,8 +253,9 @@ function evaluateStatus(c: CampaignRecord, plan: Plan, step: DeviceStep, now: nu
   let worst: Record<string, unknown> | undefined;
   answered.forEach(([eui, s], i) => {
     const est = estimateDeficit(reports[i]!, plan.nbFrag, cap);
-    // A "no image" answer to DevUpgradeImageReq proves the optimistic reading wrong: size by the pessimistic one.
-    const deficit = s.np ? Math.max(s.np, est.upper) : est.deficit;
+    // A "no image" answer to DevUpgradeImageReq proves the optimistic reading wrong: size by the pessimistic one,
+    // and at least 2^(answers) so that a device whose counters say little converges in a few rounds.
+    const deficit = s.np ? Math.max(2 ** s.np, est.upper) : est.deficit;
     // LoRaMac-node stops counting once it has decoded: counters frozen while fragments kept coming mean
     // "decoded" (or "deaf"); ask the device itself (at most twice).
     const stalled = s.v?.[1] !== 2 && s.pf && s.pf[0] === s.fs![0] && s.pf[1] === s.fs![1] && sentN - s.pf[2] >= 3 && (s.np ?? 0) < 2;
