@@ -193,3 +193,10 @@ export async function dispatch(
     await ctx.store.commit(c.id, landed, []);
   }
 }
+
+/** How many devices of the step satisfy `pred`. */
+export function count(step: DeviceStep, pred: (s: DeviceState) => boolean): number {
+  let n = 0;
+  for (const s of step.devices.values()) if (pred(s)) n++;
+  return n;
+}
