@@ -5,7 +5,7 @@
  * identically in one process.
  */
 import { DEFAULT_PORTS, decodeCommands, encodeCommands, type AnyCommand, type PackageName, type Versions } from '../codec/frame.js';
-import type { MulticastFrame, Uplink } from '../sim/types.js';
+import type { MulticastFrame, Uplink } from './radio-frames.js';
 import { AnswerQueue } from './answer-queue.js';
 import { ClockSync, gpsMs } from './clock-sync.js';
 import { DeviceClock } from './device-clock.js';

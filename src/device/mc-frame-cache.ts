@@ -9,7 +9,7 @@
 import { CodecError } from '../codec/errors.js';
 import { decodeCommands, type AnyCommand, type PackageName, type Versions } from '../codec/frame.js';
 import { decodeDownlinkFrame } from '../codec/lorawan-frame.js';
-import type { MulticastFrame } from '../sim/types.js';
+import type { MulticastFrame } from './radio-frames.js';
 
 export interface DecodedMulticast {
   fPort: number;

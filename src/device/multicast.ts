@@ -7,7 +7,7 @@
 import type { AnyCommand } from '../codec/frame.js';
 import type { McClassBSessionReq, McClassCSessionReq } from '../codec/ts005.js';
 import { decryptMcKey, mcKEKey, mcRootKey, mcSessionKeys } from '../codec/keys.js';
-import type { MulticastFrame } from '../sim/types.js';
+import type { MulticastFrame } from './radio-frames.js';
 import type { ClockSync } from './clock-sync.js';
 import type { HandlerContext } from './handler-context.js';
 import { decodeMulticast, type DecodedMulticast, type McKeys } from './mc-frame-cache.js';

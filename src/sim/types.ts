@@ -3,24 +3,9 @@
  * The network owns time, radio loss and scheduling; the device owns its application layer (our device stack).
  * All times are simulated milliseconds since the Unix epoch (see Clock in src/codec/clock.ts).
  */
-export interface Uplink {
-  fPort: number;
-  data: Uint8Array;
-}
+import type { MulticastFrame, Uplink } from '../device/radio-frames.js';
 
-/** A multicast data frame as it is heard on air. FRMPayload is encrypted with the group's McAppSKey and the
- *  frame carries a MIC computed with McNwkSKey (LoRaWAN 1.0.x downlink rules, Dir = 1, DevAddr = McAddr). */
-export interface MulticastFrame {
-  mcAddr: number;
-  fCnt: number;
-  fPort: number;
-  /** FRMPayload as sent (encrypted). */
-  frmPayload: Uint8Array;
-  /** The 4-byte frame MIC. */
-  mic: Uint8Array;
-  /** The full PHYPayload, for devices that want to check the MIC over the real bytes. */
-  phyPayload: Uint8Array;
-}
+export type { MulticastFrame, Uplink };
 
 export interface SimulatedDevice {
   readonly devEui: string;
