@@ -9,8 +9,8 @@ import { formatPublicKeyFile, generateKeyPair } from '../src/image/keys.js';
 import { signImage } from '../src/image/sign.js';
 import { CampaignStore } from '../src/store/campaign-store.js';
 import { redisUrl } from '../src/store/queue.js';
+import { median } from './timing.js';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Runs `fn` against a fresh server on a throw-away prefix (with a store on it), then purges the prefix. */
 async function withApi<T>(fn: (client: ApiClient, store: CampaignStore) => Promise<T>): Promise<T> {

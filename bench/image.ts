@@ -7,7 +7,7 @@ import { Bootloader } from '../src/device/bootloader.js';
 import { DeviceFlash } from '../src/device/flash.js';
 import { generateKeyPair } from '../src/image/keys.js';
 import { signImage } from '../src/image/sign.js';
-import { medianMs } from './timing.js';
+import { median, medianMs } from './timing.js';
 
 const FIRMWARE = new Uint8Array(64 * 1024).map((_, i) => (i * 31 + 7) & 0xff);
 
@@ -56,8 +56,7 @@ function swapBench(): Bench {
         times.push(performance.now() - t);
         steps = flash.steps - before;
       }
-      const medianMs = times.sort((a, b) => a - b)[5]!;
-      return { medianMs, memoryBytes: 2 * geometry.slotSize + geometry.sectorSize, flashSteps: steps, sectorSize: geometry.sectorSize };
+      return { medianMs: median(times), memoryBytes: 2 * geometry.slotSize + geometry.sectorSize, flashSteps: steps, sectorSize: geometry.sectorSize };
     },
   };
 }

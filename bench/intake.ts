@@ -7,6 +7,7 @@ import { UplinkIntake } from '../src/chirpstack/intake.js';
 import { fuotaPortDecoder } from '../src/chirpstack/port-decoder.js';
 import { startMqttIntake } from '../src/chirpstack/mqtt-intake.js';
 import { uplinkEventJson, type SimUplinkEvent } from '../src/sim/integration-out.js';
+import { median } from './timing.js';
 
 const BROKER = process.env.LORAFUOTA_BENCH_MQTT ?? 'mqtt://127.0.0.1:1883';
 const N = 20_000;
@@ -24,7 +25,6 @@ function events(appId: string, n: number): { topic: string; body: Buffer }[] {
   });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const quiet = { warn: () => {} };
 
 async function throughMosquitto(): Promise<{ ms: number; delivered: number }> {

@@ -1,5 +1,8 @@
 // Shared timing helper for the benchmarks (not a bench itself: it exports no `benches`).
 
+/** Median of a list of figures. */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 /** Median wall time (ms) of `runs` calls of `fn`. */
 export function medianMs(runs: number, fn: () => void): number {
   const times: number[] = [];
@@ -8,5 +11,5 @@ export function medianMs(runs: number, fn: () => void): number {
     fn();
     times.push(performance.now() - t);
   }
-  return times.sort((a, b) => a - b)[runs >> 1]!;
+  return median(times);
 }

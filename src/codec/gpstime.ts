@@ -43,6 +43,11 @@ export function unixMsToGps(ms: number): number {
   return unix - GPS_EPOCH_UNIX + leapsAt(LEAP_SECONDS, (l) => l.fromUnix, unix, (l) => l.gpsMinusUtc);
 }
 
+/** GPS time in milliseconds (since the GPS epoch, fractions kept) of a Unix time in milliseconds. */
+export function unixMsToGpsMs(ms: number): number {
+  return ms - GPS_EPOCH_UNIX * 1000 + 1000 * leapsAt(LEAP_SECONDS, (l) => l.fromUnix, Math.floor(ms / 1000), (l) => l.gpsMinusUtc);
+}
+
 /** Unix milliseconds of a GPS time in seconds (not wrapped). */
 export function gpsToUnixMs(gpsSeconds: number): number {
   const leaps = leapsAt(LEAPS_GPS, (l) => l.fromGps, gpsSeconds, (l) => l.gpsMinusUtc);

@@ -6,6 +6,7 @@
 import mqtt from 'mqtt';
 import { createHash } from 'node:crypto';
 import { commonPb, durationPb, gwPb, integrationPb, timestampFromMs } from '../chirpstack/pb.js';
+import { unixMsToGpsMs } from '../codec/gpstime.js';
 
 export interface SimUplinkEvent {
   applicationId: string;
@@ -33,10 +34,8 @@ export interface SimUplinkEvent {
   regionConfigId: string;
 }
 
-/** GPS epoch offset and the leap seconds in force since 2017 (PROTOCOL.md §3.4). */
-export const GPS_EPOCH_UNIX_MS = 315_964_800_000;
-export const GPS_LEAP_MS = 18_000;
-export const unixMsToGpsMs = (ms: number): number => ms - GPS_EPOCH_UNIX_MS + GPS_LEAP_MS;
+/** GPS time of reception, as a GNSS gateway reports it (rxInfo.timeSinceGpsEpoch). */
+export { unixMsToGpsMs };
 
 /** A UUID-shaped id that is a pure function of its inputs. */
 export function deterministicUuid(...parts: (string | number)[]): string {

@@ -111,7 +111,7 @@ export class CampaignStore {
     m.set(k.image(id), Buffer.from(image));
     m.hset(k.devices(id), ...devFields);
     m.zadd(k.campaigns(), now, id);
-    m.xadd(k.events(id), 'MAXLEN', '~', '10000', '*', 'e', JSON.stringify({ type: 'created', time: now, devices: devEuis.length }));
+    m.xadd(...this.eventArgs(id, { type: 'created', time: now, devices: devEuis.length }));
     await m.exec();
     return { id, created: true };
   }
@@ -167,7 +167,7 @@ export class CampaignStore {
       updatedAt: String(now),
       ...(typeof extra.error === 'string' ? { error: extra.error } : {}),
     });
-    m.xadd(this.keys.events(id), 'MAXLEN', '~', '10000', '*', 'e', JSON.stringify({ type: 'stage', time: now, stage, ...extra }));
+    m.xadd(...this.eventArgs(id, { type: 'stage', time: now, stage, ...extra }));
     if (FINAL_STAGES.includes(stage)) m.hdel(this.keys.deviceIndex(), ...(await this.deviceEuis(id)));
     await m.exec();
   }
@@ -201,7 +201,7 @@ export class CampaignStore {
     }
     const now = Date.now();
     for (const e of events) {
-      m.xadd(this.keys.events(id), 'MAXLEN', '~', '10000', '*', 'e', JSON.stringify({ time: now, ...e }));
+      m.xadd(...this.eventArgs(id, { time: now, ...e }));
     }
     const f: Record<string, string> = { updatedAt: String(now) };
     for (const [k, v] of Object.entries(data)) f[k] = String(v);
@@ -236,8 +236,13 @@ export class CampaignStore {
     });
   }
 
+  /** XADD arguments of one event (the stream keeps about the last 10,000). */
+  private eventArgs(id: string, event: Record<string, unknown>): [string, string, string, string, string, string, string] {
+    return [this.keys.events(id), 'MAXLEN', '~', '10000', '*', 'e', JSON.stringify(event)];
+  }
+
   async addEvent(id: string, event: Record<string, unknown>): Promise<void> {
-    await this.redis.xadd(this.keys.events(id), 'MAXLEN', '~', '10000', '*', 'e', JSON.stringify({ time: Date.now(), ...event }));
+    await this.redis.xadd(...this.eventArgs(id, { time: Date.now(), ...event }));
   }
 
   /** Events after `fromId` ('0' for all); blocks up to blockMs for new ones when blockMs > 0. */
@@ -314,7 +319,8 @@ export class CampaignStore {
   async release(id: string): Promise<void> {
     const key = this.keys.events(id);
     const all = await this.redis.xrange(key, '-', '+');
-    const keep = all.filter(([, f]) => !/^\{"(?:time":\d+,")?type":"(?:device|badAnswer)"/.test(f[1] ?? ''));
+    const perDevice = new Set(['device', 'badAnswer']);
+    const keep = all.filter(([, f]) => !perDevice.has((JSON.parse(f[1] ?? '{}') as { type?: string }).type ?? ''));
     const m = this.redis.multi();
     m.del(this.keys.answers(id), this.keys.image(id), key);
     for (const [sid, f] of keep) m.xadd(key, sid, ...f);

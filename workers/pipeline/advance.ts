@@ -173,8 +173,6 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
     const image = (await ctx.store.image(id))!;
     await dispatch(ctx, c, mctx, step, mcKey, image, extra);
     for (const [k, v] of Object.entries(extra)) c.data[k] = String(v);
-  } else {
-    await ctx.store.setData(id, extra);
   }
 
   if (c.stage === 'broadcast') {

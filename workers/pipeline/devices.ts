@@ -10,6 +10,7 @@ import {
   onAnswer,
   onTimeout,
   phaseAfterSend,
+  type Cmd,
   type MachineContext,
   type Request,
 } from '../../src/campaign/device-machine.js';
@@ -60,7 +61,7 @@ export async function foldAnswers(ctx: WorkerContext, c: CampaignRecord, mctx: M
       });
     }
     if (dec.commands.length === 0) continue;
-    const t = onAnswer(st, pkg, dec.commands as unknown as MachineContextCmd[], mctx, a.timeMs);
+    const t = onAnswer(st, pkg, dec.commands as unknown as Cmd[], mctx, a.timeMs);
     if (t.state.fs && dec.commands.some((x) => x.type === 'FragSessionStatusAns')) {
       t.state.fs = [t.state.fs[0], t.state.fs[1], t.state.fs[2], Number(c.data.statusSentN ?? 0)];
     }
@@ -81,8 +82,6 @@ export async function foldAnswers(ctx: WorkerContext, c: CampaignRecord, mctx: M
   }
   return step;
 }
-
-type MachineContextCmd = { type: string } & Record<string, unknown>;
 
 /** Fetches and caches the multicast root key input of each device that needs key material now. */
 async function keysFor(ctx: WorkerContext, c: CampaignRecord, euis: string[]): Promise<void> {
