@@ -75,8 +75,8 @@ describe('repair sizing', () => {
   });
 
   it('sends what the worst device needs, within the budget', () => {
-    expect(repairCount([{ deficit: 4, loss: 0.2 }, { deficit: 1, loss: 0.5 }], 100)).toBe(Math.ceil(5 / 0.8));
-    expect(repairCount([{ deficit: 40, loss: 0.5 }], 10)).toBe(10);
-    expect(repairCount([{ deficit: 0, loss: 0.5 }], 10)).toBe(0);
+    expect(repairCount([{ deficit: 4, upper: 4, loss: 0.2 }, { deficit: 1, upper: 1, loss: 0.5 }], 100)).toBe(Math.ceil(5 / 0.8));
+    expect(repairCount([{ deficit: 40, upper: 40, loss: 0.5 }], 10)).toBe(10);
+    expect(repairCount([{ deficit: 0, upper: 0, loss: 0.5 }], 10)).toBe(0);
   });
 });

@@ -31,7 +31,7 @@ const upstream = JSON.parse(readFileSync('test/vectors/upstream.json', 'utf8'));
 const sessionFiles = readdirSync('test/vectors/fec').filter((f) => f.endsWith('.json'));
 
 describe('upstream.json', () => {
-  it.each(upstream.encode.map((e: { source: string; name: string }) => [`${e.source}: ${e.name}`, e]))('encode %s', (_, e) => {
+  it.each(upstream.encode.map((e: { source: string; name: string }) => [`${e.source}: ${e.name}`, e]) as [string, any][])('encode %s', (_: string, e: any) => {
     const data = unhex(e.data_hex);
     const rule: FecRule = e.variant === 'v2' ? 2 : 1;
     const r = fecEncode(data, { fragSize: e.fragment_size, redundancy: e.redundancy, rule });

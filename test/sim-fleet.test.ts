@@ -30,7 +30,7 @@ describe('whole simulation with the real fleet: gRPC in, Mosquitto out', () => {
       expect([...heard].sort()).toEqual(loud.sort());
       for (const [timeMs, gps] of times) {
         expect(timeMs).toBeGreaterThanOrEqual(sim.provisioning.startMs);
-        expect(Math.abs(gps - unixMsToGpsMs(timeMs))).toBeLessThanOrEqual(1);
+        expect(Math.abs(gps! - unixMsToGpsMs(timeMs!))).toBeLessThanOrEqual(1);
       }
 
       const gid = await client.createMulticastGroup({
