@@ -39,14 +39,15 @@ describe('LoRa time on air (AN1200.13)', () => {
 });
 
 describe('regional parameters', () => {
-  it('EU868 max application payload per DR', () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 7].map((dr) => maxAppPayload('EU868', dr))).toEqual([51, 51, 51, 115, 222, 222, 222, 222]);
+  it('EU868 max application payload per DR (not repeater compatible, ChirpStack default; and repeater compatible)', () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((dr) => maxAppPayload('EU868', dr))).toEqual([51, 51, 51, 115, 242, 242, 242, 242]);
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((dr) => maxAppPayload('EU868', dr, { repeaterCompatible: true }))).toEqual([51, 51, 51, 115, 222, 222, 222, 222]);
   });
   it('US915 downlink DR8 is SF12/500 kHz with 53 bytes, uplink DR0 SF10 with 11 bytes', () => {
     expect(dataRate('US915', 8, 'downlink')).toMatchObject({ sf: 12, bwHz: 500000, maxAppPayload: 53 });
     expect(maxAppPayload('US915', 0)).toBe(11);
     expect(() => dataRate('US915', 8, 'uplink')).toThrow(/^dr: DR8 cannot be used for uplink/);
-    expect(() => dataRate('EU868', 9)).toThrow(/^dr:/);
+    expect(() => dataRate('EU868', 12)).toThrow(/^dr:/);
   });
   it('frame airtime: EU868 DR0 downlink of 51 app bytes (64-byte PHY, no CRC)', () => {
     // 8*64 - 48 + 28 = 492; /40 -> 13 * 5 = 65 + 8 = 73 + 12.25 = 85.25 symbols

@@ -22,9 +22,10 @@ const base: PlanInput = {
 describe('planner', () => {
   it('uses the largest fragment the DR allows and cuts the block', () => {
     const p = planCampaign(base);
-    expect(p.fragSize).toBe(219); // EU868 DR5: 222 B FRMPayload - 3
-    expect(p.nbFrag).toBe(Math.ceil(102400 / 219));
-    expect(p.padding).toBe(p.nbFrag * 219 - 102400);
+    expect(p.fragSize).toBe(239); // EU868 DR5: 242 B FRMPayload (not repeater compatible) - 3
+    expect(p.nbFrag).toBe(Math.ceil(102400 / 239));
+    expect(p.padding).toBe(p.nbFrag * 239 - 102400);
+    expect(planCampaign({ ...base, repeaterCompatible: true }).fragSize).toBe(219); // 222 - 3
     expect(p.initialCoded).toBe(Math.ceil(p.nbFrag * 0.1));
     expect(p.maxCoded).toBe(p.nbFrag);
   });
@@ -32,9 +33,8 @@ describe('planner', () => {
   it('paces by the 10 % duty cycle of g3 and the Class C margin', () => {
     const p = planCampaign(base);
     expect(p.dutyCycle).toBe(0.1);
-    // 222-byte frame at SF7/125 kHz: ~369.9 ms on air, so 3.7 s of silence at 10 %; the 5 s margin dominates.
-    expect(p.fragmentAirtimeMs).toBeGreaterThan(360);
-    expect(p.fragmentAirtimeMs).toBeLessThan(380);
+    // 242-byte FRMPayload at SF7/125 kHz: 385.25 symbols = 394.5 ms on air, so 3.55 s of silence at 10 %; the 5 s margin dominates.
+    expect(p.fragmentAirtimeMs).toBeCloseTo(394.496, 6);
     expect(p.fragmentIntervalMs).toBe(5000);
     const slow = planCampaign({ ...base, dr: 0, frequencyHz: 868_100_000 });
     // DR0 at 1 %: airtime x 100

@@ -39,6 +39,8 @@ export function prepareCampaign(input: unknown): { spec: CampaignSpec; image: Ui
     unicastRetries: spec.timing.unicastRetries,
     rebootDelayS: spec.timing.rebootDelayS,
     classCMarginMs: spec.multicast.classCMarginMs,
+    dwellTime: spec.multicast.dwellTime,
+    repeaterCompatible: spec.multicast.repeaterCompatible,
   });
   return { spec, image, plan, targetVersion: header.firmwareVersion };
 }

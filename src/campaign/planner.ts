@@ -2,8 +2,8 @@
  * The planner: fragment size, block geometry, pacing (time on air, regional duty cycle, gateways), the multicast
  * session length and the ETA, all from the campaign spec and the image size. Pure: no I/O.
  */
-import { dataRate, dwellTimeMs, frameAirtimeMs, maxAppPayload, subBandFor } from '../codec/region.js';
-import type { RegionName } from '../codec/region.js';
+import { dataRate, dwellTimeMs, frameAirtimeMs, listenBeforeTalk, maxDownlinkAppPayload, subBandFor } from '../codec/region.js';
+import type { RegionName, RegionOptions } from '../codec/region.js';
 
 export const MAX_N = 16383;
 export const DATA_FRAGMENT_OVERHEAD = 3; // CID + Index&N
@@ -26,6 +26,10 @@ export interface PlanInput {
   rebootDelayS: number;
   /** Minimum spacing ChirpStack keeps between Class C multicast items (`multicast_class_c_margin`, default 5 s). */
   classCMarginMs?: number;
+  /** The network's 400 ms dwell-time limit (ChirpStack `dwell_time_400ms`, AS923/AU915; default off). */
+  dwellTime?: boolean | undefined;
+  /** The network keeps payloads repeater compatible (ChirpStack `repeater_compatible`; default off). */
+  repeaterCompatible?: boolean | undefined;
 }
 
 export interface Plan {
@@ -67,13 +71,19 @@ export class PlanError extends Error {
 export function planCampaign(p: PlanInput): Plan {
   const warnings: string[] = [];
   if (!(p.imageBytes > 0)) throw new PlanError('image', 'is empty');
+  const opts: RegionOptions = { dwellTime: p.dwellTime, repeaterCompatible: p.repeaterCompatible };
   let rate;
   try {
-    rate = dataRate(p.region, p.dr, 'downlink');
+    rate = dataRate(p.region, p.dr, 'downlink', opts);
   } catch (e) {
     throw new PlanError('multicast.dr', (e as Error).message.replace(/^dr: /, ''));
   }
-  const maxFrag = maxAppPayload(p.region, rate.dr) - DATA_FRAGMENT_OVERHEAD;
+  // Largest FRMPayload at the DR (RP002 table for these network settings, or ChirpStack's smaller limit) minus the
+  // DataFragment header.
+  const maxFrag = maxDownlinkAppPayload(p.region, rate.dr, opts) - DATA_FRAGMENT_OVERHEAD;
+  if (maxFrag < 1) {
+    throw new PlanError('multicast.dr', `DR${p.dr} carries no DataFragment in ${p.region}${p.dwellTime ? ' with the 400 ms dwell-time limit' : ''}`);
+  }
   const fragSize = p.fragSize ?? maxFrag;
   if (fragSize > maxFrag) {
     throw new PlanError('fragmentation.fragSize', `${fragSize} exceeds the ${maxFrag} bytes DR${p.dr} allows in ${p.region}`);
@@ -98,10 +108,11 @@ export function planCampaign(p: PlanInput): Plan {
   if (p.groupType === 'B') {
     warnings.push('Class B: LoRaMac-node devices answer a Class B session request by switching to Class C for 2^TimeOut seconds (not 128·2^TimeOut); use Class C for such fleets');
   }
+  if (listenBeforeTalk(p.region)) warnings.push(`${p.region}: listen-before-talk may delay fragments beyond the planned spacing`);
   if (nbFrag <= 5) warnings.push(`degenerate block: M = ${nbFrag} (parity rows cover some fragments late or never)`);
 
-  const fragmentAirtimeMs = frameAirtimeMs(p.region, rate.dr, fragSize + DATA_FRAGMENT_OVERHEAD, 'downlink');
-  const dwell = dwellTimeMs(p.region, 'downlink');
+  const fragmentAirtimeMs = frameAirtimeMs(p.region, rate.dr, fragSize + DATA_FRAGMENT_OVERHEAD, 'downlink', opts);
+  const dwell = dwellTimeMs(p.region, 'downlink', opts);
   if (dwell !== undefined && fragmentAirtimeMs > dwell) {
     throw new PlanError('fragmentation.fragSize', `a ${fragSize}-byte fragment is ${fragmentAirtimeMs.toFixed(0)} ms on air at DR${p.dr}, over the ${dwell} ms dwell time of ${p.region}`);
   }

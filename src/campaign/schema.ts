@@ -3,6 +3,7 @@
  * Validation errors name the field path and the reason; nothing is stored until the spec validates.
  */
 import { z } from 'zod';
+import { REGION_NAMES } from '../codec/region.js';
 
 const hex = (bytes: number, what: string) =>
   z
@@ -33,7 +34,10 @@ export const CampaignSpecSchema = z.object({
   multicast: z
     .object({
       groupType: z.enum(['C', 'B']).default('C'),
-      region: z.enum(['EU868', 'US915']).default('EU868'),
+      region: z.enum(REGION_NAMES).default('EU868'),
+      /** Network runs the 400 ms dwell-time limit (AS923, AU915) / repeater-compatible payload sizes (ChirpStack region settings). */
+      dwellTime: z.boolean().default(false),
+      repeaterCompatible: z.boolean().default(false),
       dr: z.number().int().min(0).max(15).default(5),
       frequencyHz: z.number().int().min(100_000_000).max(3_000_000_000).default(869_525_000),
       mcGroupId: z.number().int().min(0).max(3).default(0),

@@ -84,7 +84,9 @@ export const MAC_VERSIONS: readonly MacVersion[] = ['1.0.0', '1.0.1', '1.0.2', '
 export const APP_LAYER_VERSIONS: readonly AppLayerVersion[] = ['NOT_IMPLEMENTED', 'V100', 'V200'];
 export const DEVICE_CLASSES: readonly DeviceClass[] = ['CLASS_A', 'CLASS_B', 'CLASS_C'];
 /** ChirpStack `common.Region` enum values (note: no value 1). */
-export const REGION_ENUM: Record<RegionName, number> = { EU868: 0, US915: 2 };
+export const REGION_ENUM: Record<RegionName, number> = {
+  EU868: 0, US915: 2, CN779: 3, EU433: 4, AU915: 5, CN470: 6, 'AS923-1': 7, 'AS923-2': 12, 'AS923-3': 13, 'AS923-4': 14, KR920: 8, IN865: 9, RU864: 10,
+};
 
 export function regionFromEnum(v: number): RegionName | string {
   const hit = (Object.keys(REGION_ENUM) as RegionName[]).find((r) => REGION_ENUM[r] === v);

@@ -1,20 +1,49 @@
 /**
- * Regional parameters (LoRaWAN RP002-1.0.x) needed to plan a FUOTA campaign: data-rate table, maximum
- * application payload per data rate, duty-cycle sub-bands and dwell time. EU868 and US915. Pure, no I/O.
+ * Regional parameters (LoRaWAN RP002-1.0.4) needed to plan a FUOTA campaign and to simulate its radio: data rates,
+ * maximum payload per data rate (with and without repeater compatibility and dwell-time limit), duty-cycle
+ * sub-bands, dwell time, listen-before-talk, RX1/RX2, Class B and Class C defaults, for every RP002 region. The
+ * figures live in `region-data.ts`; this module looks them up. Pure, no I/O.
  */
 import { fskAirtimeMs, loraAirtime } from './airtime.js';
+import { CN470_PLANS, REGION_ROWS, type DrRow, type RegionRow } from './region-data.js';
 
-export type RegionName = 'EU868' | 'US915';
+export const REGION_NAMES = [
+  'EU868',
+  'US915',
+  'CN779',
+  'EU433',
+  'AU915',
+  'CN470',
+  'AS923-1',
+  'AS923-2',
+  'AS923-3',
+  'AS923-4',
+  'KR920',
+  'IN865',
+  'RU864',
+] as const;
+export type RegionName = (typeof REGION_NAMES)[number];
 export type Direction = 'uplink' | 'downlink';
+
+/** Network settings that change the payload tables (ChirpStack `[regions.network]` options). */
+export interface RegionOptions {
+  /** 400 ms dwell-time limit on (AS923 both ways, AU915 uplinks; ChirpStack `dwell_time_400ms`, default off). */
+  dwellTime?: boolean | undefined;
+  /** Leave room for a repeater's encapsulation (ChirpStack `repeater_compatible`, default off). */
+  repeaterCompatible?: boolean | undefined;
+}
 
 export interface DataRate {
   dr: number;
-  modulation: 'LORA' | 'FSK';
+  modulation: 'LORA' | 'FSK' | 'LR-FHSS';
   sf?: number;
   bwHz?: number;
   /** FSK only, bits per second. */
   bitRate?: number;
-  /** Maximum MACPayload (M) with no repeater. */
+  /** LR-FHSS only. */
+  ocwHz?: number;
+  codingRate?: '1/3' | '2/3';
+  /** Maximum MACPayload (M) under the given options; 0 when the DR carries no frame under them. */
   maxMacPayload: number;
   /** Maximum FRMPayload (N = M − 8, no FOpts): the largest application payload. */
   maxAppPayload: number;
@@ -22,59 +51,74 @@ export interface DataRate {
   directions: readonly Direction[];
 }
 
-const BOTH: readonly Direction[] = ['uplink', 'downlink'];
-const UP: readonly Direction[] = ['uplink'];
-const DOWN: readonly Direction[] = ['downlink'];
-
-function lora(dr: number, sf: number, bwHz: number, m: number, directions = BOTH): DataRate {
-  return { dr, modulation: 'LORA', sf, bwHz, maxMacPayload: m, maxAppPayload: m - 8, directions };
-}
-
-const TABLES: Record<RegionName, readonly DataRate[]> = {
-  EU868: [
-    lora(0, 12, 125000, 59),
-    lora(1, 11, 125000, 59),
-    lora(2, 10, 125000, 59),
-    lora(3, 9, 125000, 123),
-    // Repeater-compatible sizes (RP002 EU868 table), as ChirpStack applies them: larger multicast items are dropped.
-    lora(4, 8, 125000, 230),
-    lora(5, 7, 125000, 230),
-    lora(6, 7, 250000, 230),
-    { dr: 7, modulation: 'FSK', bitRate: 50000, maxMacPayload: 230, maxAppPayload: 222, directions: BOTH },
-  ],
-  US915: [
-    lora(0, 10, 125000, 19, UP),
-    lora(1, 9, 125000, 61, UP),
-    lora(2, 8, 125000, 133, UP),
-    lora(3, 7, 125000, 250, UP),
-    lora(4, 8, 500000, 250, UP),
-    lora(8, 12, 500000, 61, DOWN),
-    lora(9, 11, 500000, 137, DOWN),
-    lora(10, 10, 500000, 250, DOWN),
-    lora(11, 9, 500000, 250, DOWN),
-    lora(12, 8, 500000, 250, DOWN),
-    lora(13, 7, 500000, 250, DOWN),
-  ],
-};
+const ROWS = new Map<RegionName, RegionRow>(REGION_ROWS.map((r) => [r.name as RegionName, r]));
 
 export function isRegion(name: string): name is RegionName {
-  return name === 'EU868' || name === 'US915';
+  return (REGION_NAMES as readonly string[]).includes(name);
 }
 
-export function dataRate(region: RegionName, dr: number, direction?: Direction): DataRate {
-  const table = TABLES[region];
-  if (!table) throw new RangeError(`region: unsupported region ${String(region)}`);
-  const entry = table.find((d) => d.dr === dr);
-  if (!entry) throw new RangeError(`dr: DR${dr} is not defined in ${region}`);
-  if (direction && !entry.directions.includes(direction)) {
-    throw new RangeError(`dr: DR${dr} cannot be used for ${direction} in ${region}`);
-  }
-  return entry;
+function row(region: RegionName): RegionRow {
+  const r = ROWS.get(region);
+  if (!r) throw new RangeError(`region: unsupported region ${String(region)}`);
+  return r;
 }
 
-/** Largest FRMPayload (application bytes, no FOpts) at this data rate. */
-export function maxAppPayload(region: RegionName, dr: number): number {
-  return dataRate(region, dr).maxAppPayload;
+/** The RP002 table row of a region (read-only data). */
+export function regionTable(region: RegionName): RegionRow {
+  return row(region);
+}
+
+function macPayload(d: DrRow, opts: RegionOptions): number {
+  const pair = opts.dwellTime && d.mDwell ? d.mDwell : d.m;
+  return opts.repeaterCompatible ? pair[1] : pair[0];
+}
+
+/**
+ * The data rate `dr` of `region`, with its payload limits under `opts` (default: no dwell-time limit, not
+ * repeater compatible, as ChirpStack runs by default). Throws a RangeError naming `dr` when the region has no such
+ * data rate or it cannot be used in `direction`.
+ */
+export function dataRate(region: RegionName, dr: number, direction?: Direction, opts: RegionOptions = {}): DataRate {
+  const r = row(region);
+  const rows = r.dataRates.filter((d) => d.dr === dr);
+  if (rows.length === 0) throw new RangeError(`dr: DR${dr} is not defined in ${region}`);
+  const entry = direction ? rows.find((d) => (direction === 'uplink' ? d.up : d.down)) : rows[0];
+  if (!entry) throw new RangeError(`dr: DR${dr} cannot be used for ${direction} in ${region}`);
+  const m = macPayload(entry, opts);
+  const directions: Direction[] = [];
+  if (entry.up) directions.push('uplink');
+  if (entry.down) directions.push('downlink');
+  const out: DataRate = { dr, modulation: entry.modulation, maxMacPayload: m, maxAppPayload: Math.max(0, m - 8), directions };
+  if (entry.sf !== undefined) out.sf = entry.sf;
+  if (entry.bwHz !== undefined) out.bwHz = entry.bwHz;
+  if (entry.bitRate !== undefined) out.bitRate = entry.bitRate;
+  if (entry.ocwHz !== undefined) out.ocwHz = entry.ocwHz;
+  if (entry.codingRate !== undefined) out.codingRate = entry.codingRate;
+  return out;
+}
+
+/** All data rates of a region usable in `direction`, ascending. */
+export function dataRates(region: RegionName, direction: Direction, opts: RegionOptions = {}): DataRate[] {
+  return row(region)
+    .dataRates.filter((d) => (direction === 'uplink' ? d.up : d.down))
+    .map((d) => dataRate(region, d.dr, direction, opts));
+}
+
+/** Largest FRMPayload (application bytes, no FOpts) at this data rate, per the RP002 table. */
+export function maxAppPayload(region: RegionName, dr: number, opts: RegionOptions = {}): number {
+  const rows = row(region).dataRates.filter((d) => d.dr === dr);
+  const down = rows.find((d) => d.down);
+  return dataRate(region, dr, down ? 'downlink' : undefined, opts).maxAppPayload;
+}
+
+/**
+ * Largest downlink FRMPayload ChirpStack will actually send at this DR: the RP002 N, or ChirpStack's own smaller
+ * N where its table differs (it discards a multicast item larger than that).
+ */
+export function maxDownlinkAppPayload(region: RegionName, dr: number, opts: RegionOptions = {}): number {
+  const n = dataRate(region, dr, 'downlink', opts).maxAppPayload;
+  const cs = row(region).chirpstackN?.find((c) => c.dr === dr && c.repeater === !!opts.repeaterCompatible);
+  return cs ? Math.min(n, cs.n) : n;
 }
 
 /** LoRaWAN PHYPayload overhead around FRMPayload: MHDR 1 + DevAddr 4 + FCtrl 1 + FCnt 2 + FPort 1 + MIC 4. */
@@ -82,12 +126,13 @@ export const PHY_OVERHEAD_BYTES = 13;
 
 /**
  * Time on air of one LoRaWAN frame with `appPayloadBytes` of FRMPayload (no FOpts). Uplinks carry a PHY CRC,
- * downlinks do not (LoRaWAN 1.0.x §3.2); CR 4/5, 8-symbol preamble, explicit header.
+ * downlinks do not (LoRaWAN 1.0.x §3.2); CR 4/5, 8-symbol preamble, explicit header. LR-FHSS is not modelled.
  */
-export function frameAirtimeMs(region: RegionName, dr: number, appPayloadBytes: number, direction: Direction): number {
-  const rate = dataRate(region, dr, direction);
+export function frameAirtimeMs(region: RegionName, dr: number, appPayloadBytes: number, direction: Direction, opts: RegionOptions = {}): number {
+  const rate = dataRate(region, dr, direction, opts);
   const phy = appPayloadBytes + PHY_OVERHEAD_BYTES;
   if (rate.modulation === 'FSK') return fskAirtimeMs(phy, rate.bitRate!);
+  if (rate.modulation === 'LR-FHSS') throw new RangeError(`dr: DR${dr} of ${region} is LR-FHSS, whose time on air is not modelled`);
   return loraAirtime({ sf: rate.sf!, bwHz: rate.bwHz!, payloadBytes: phy, crc: direction === 'uplink' }).ms;
 }
 
@@ -96,28 +141,23 @@ export interface SubBand {
   minHz: number;
   /** Exclusive upper bound. */
   maxHz: number;
-  /** Fraction of time a transmitter may be on air, e.g. 0.01 = 1 %. */
+  /** Fraction of time a transmitter may be on air, e.g. 0.01 = 1 %; 1 = no limit. */
   dutyCycle: number;
 }
 
-/** ETSI EN 300 220 sub-bands as used by EU868 (RP002 §5.1.1). */
-const EU868_BANDS: readonly SubBand[] = [
-  { name: 'g (863.0-868.0)', minHz: 863_000_000, maxHz: 868_000_000, dutyCycle: 0.01 },
-  { name: 'g1 (868.0-868.6)', minHz: 868_000_000, maxHz: 868_600_000, dutyCycle: 0.01 },
-  { name: 'g2 (868.7-869.2)', minHz: 868_700_000, maxHz: 869_200_000, dutyCycle: 0.001 },
-  { name: 'g3 (869.4-869.65)', minHz: 869_400_000, maxHz: 869_650_000, dutyCycle: 0.1 },
-  { name: 'g4 (869.7-870.0)', minHz: 869_700_000, maxHz: 870_000_000, dutyCycle: 0.01 },
-];
-
-/** The duty-cycle sub-band a frequency falls in. US915 has no duty cycle (dutyCycle 1). */
+/** The duty-cycle sub-band a frequency falls in (dutyCycle 1 in regions without a duty cycle). */
 export function subBandFor(region: RegionName, freqHz: number): SubBand {
-  if (region === 'US915') {
-    if (freqHz < 902_000_000 || freqHz >= 928_000_000) throw new RangeError(`frequency: ${freqHz} Hz is outside US915 (902-928 MHz)`);
-    return { name: 'US915', minHz: 902_000_000, maxHz: 928_000_000, dutyCycle: 1 };
-  }
-  const band = EU868_BANDS.find((b) => freqHz >= b.minHz && freqHz < b.maxHz);
-  if (!band) throw new RangeError(`frequency: ${freqHz} Hz is in no EU868 sub-band`);
-  return band;
+  const r = row(region);
+  const [lo, hi] = r.rangeHz;
+  if (!(freqHz >= lo && freqHz < hi)) throw new RangeError(`frequency: ${freqHz} Hz is outside ${region} (${lo / 1e6}-${hi / 1e6} MHz)`);
+  const band = r.bands.find((b) => freqHz >= b.minHz && freqHz < b.maxHz);
+  if (!band) throw new RangeError(`frequency: ${freqHz} Hz is in no ${region} sub-band`);
+  return { ...band };
+}
+
+/** Every duty-cycle sub-band of a region. */
+export function subBands(region: RegionName): SubBand[] {
+  return row(region).bands.map((b) => ({ ...b }));
 }
 
 /** Silence a transmitter must keep after `airtimeMs` on air in a band with this duty cycle. */
@@ -125,13 +165,79 @@ export function dutyCycleOffTimeMs(airtimeMs: number, dutyCycle: number): number
   return dutyCycle >= 1 ? 0 : airtimeMs * (1 / dutyCycle - 1);
 }
 
-/** Maximum dwell time per transmission, or undefined when the region has none (US915: 400 ms on uplinks). */
-export function dwellTimeMs(region: RegionName, direction: Direction): number | undefined {
-  return region === 'US915' && direction === 'uplink' ? 400 : undefined;
+/**
+ * Maximum dwell time per transmission, or undefined when none applies: US915 uplinks always (400 ms), AS923 both
+ * ways and AU915 uplinks when the dwell-time limit is on.
+ */
+export function dwellTimeMs(region: RegionName, direction: Direction, opts: RegionOptions = {}): number | undefined {
+  const r = row(region);
+  if (direction === 'uplink' && r.fixedUplinkDwellMs !== undefined) return r.fixedUplinkDwellMs;
+  if (!opts.dwellTime || !r.dwellTimeTable) return undefined;
+  if (region === 'AU915' && direction === 'downlink') return undefined;
+  return 400;
+}
+
+/** Whether the region's regulation requires listen-before-talk (KR920, AS923 where the country asks for it). */
+export function listenBeforeTalk(region: RegionName): boolean {
+  return row(region).lbt === true;
+}
+
+/** RX1 downlink DR for an uplink at `uplinkDr` (RX1DROffset `offset`, default 0). */
+export function rx1DownlinkDr(region: RegionName, uplinkDr: number, offset = 0, opts: RegionOptions = {}): number {
+  const r = row(region);
+  const table = opts.dwellTime && r.rx1Dwell ? r.rx1Dwell : r.rx1;
+  const cols = table[uplinkDr];
+  if (!cols) throw new RangeError(`dr: uplink DR${uplinkDr} has no RX1 mapping in ${region}`);
+  const dr = cols[offset];
+  if (dr === undefined) throw new RangeError(`rx1DrOffset: ${offset} is not allowed in ${region} (0..${cols.length - 1})`);
+  return dr;
+}
+
+export interface RegionDefaults {
+  /** RX2 default channel; also the default Class C / multicast channel. */
+  rx2: { frequencyHz: number; dr: number };
+  classC: { frequencyHz: number; dr: number };
+  /** Class B beacon and default ping slot: a fixed frequency, or the channels it hops over. */
+  beacon: { dr: number; frequencyHz?: number; hopHz?: readonly number[] };
+  pingSlot: { dr: number; frequencyHz?: number; hopHz?: readonly number[] };
+  /** A default uplink channel and the SF7/125 kHz uplink DR. */
+  uplink: { frequencyHz: number; dr: number };
+  /** US915/AU915: the 8 × 500 kHz downlink channels. */
+  downlinkChannelsHz?: number[];
+}
+
+export type Cn470Plan = keyof typeof CN470_PLANS;
+
+/** Default channels of a region; CN470 takes its channel plan (default 20 MHz plan A). */
+export function regionDefaults(region: RegionName, cn470Plan: Cn470Plan = '20MHz-A'): RegionDefaults {
+  const r = row(region);
+  const rx2 = { ...r.rx2 };
+  const beacon: RegionDefaults['beacon'] = { ...r.beacon };
+  const pingSlot: RegionDefaults['pingSlot'] = { ...r.pingSlot };
+  if (region === 'CN470') {
+    const plan = CN470_PLANS[cn470Plan];
+    if (!plan) throw new RangeError(`cn470Plan: unknown plan ${String(cn470Plan)} (${Object.keys(CN470_PLANS).join(', ')})`);
+    rx2.frequencyHz = plan.rx2Hz;
+    if (plan.beaconHz !== undefined) {
+      beacon.frequencyHz = pingSlot.frequencyHz = plan.beaconHz;
+      delete beacon.hopHz;
+      delete pingSlot.hopHz;
+    }
+  }
+  const out: RegionDefaults = { rx2, classC: { ...rx2 }, beacon, pingSlot, uplink: { ...r.uplink } };
+  if (r.downlinkChannels) {
+    const c = r.downlinkChannels;
+    out.downlinkChannelsHz = Array.from({ length: c.count }, (_, k) => c.firstHz + k * c.stepHz);
+  }
+  return out;
 }
 
 /** Default Class C / multicast downlink channel (RX2) per region. */
-export const RX2_DEFAULTS: Record<RegionName, { frequencyHz: number; dr: number }> = {
-  EU868: { frequencyHz: 869_525_000, dr: 0 },
-  US915: { frequencyHz: 923_300_000, dr: 8 },
-};
+export const RX2_DEFAULTS: Record<RegionName, { frequencyHz: number; dr: number }> = Object.fromEntries(
+  REGION_NAMES.map((n) => [n, regionDefaults(n).rx2]),
+) as Record<RegionName, { frequencyHz: number; dr: number }>;
+
+/** ChirpStack `common.Region` enum value of a region. */
+export function chirpstackRegionEnum(region: RegionName): number {
+  return row(region).chirpstack.enumValue;
+}

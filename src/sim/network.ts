@@ -6,7 +6,7 @@
  */
 import type { ScaledClock } from '../codec/clock.js';
 import { encodeDownlinkFrame } from '../codec/lorawan-frame.js';
-import { dataRate, dutyCycleOffTimeMs, frameAirtimeMs, subBandFor, type RegionName } from '../codec/region.js';
+import { dataRate, dutyCycleOffTimeMs, frameAirtimeMs, maxDownlinkAppPayload, regionDefaults, rx1DownlinkDr, subBandFor, type RegionName, type RegionOptions } from '../codec/region.js';
 import type { SimChirpStack, SimMulticastGroup } from './chirpstack-server.js';
 import { deterministicUuid, unixMsToGpsMs, type SimUplinkEvent } from './integration-out.js';
 import type { Radio } from './radio.js';
@@ -20,9 +20,11 @@ export interface NetworkOptions {
   /** Where heard uplinks go (IntegrationOut or a test sink). */
   out?: { emit(ev: SimUplinkEvent): void };
   region?: RegionName;
+  /** Dwell-time limit / repeater-compatible payload sizes of the simulated network (default: both off, as ChirpStack). */
+  regionOptions?: RegionOptions;
   /** Minimum gap between two class C multicast transmissions of a group (ChirpStack's default is 5 s). */
   classCMarginMs?: number;
-  /** Data rate the devices uplink at (default 5 in EU868, 3 in US915). */
+  /** Data rate the devices uplink at (default: the region's SF7/125 kHz DR, 5, or 3 in US915). */
   uplinkDr?: number;
   uplinkFrequencyHz?: number;
   /** Class A RX1 delay (default 1 s). */
@@ -247,8 +249,8 @@ export class SimNetwork {
     if (up) {
       const rec = this.opts.chirpstack.devices.get(devEui)!;
       const fCnt = rec.fCntUp++;
-      const dr = this.opts.uplinkDr ?? (this.region === 'US915' ? 3 : 5);
-      const toa = frameAirtimeMs(this.region, dr, up.data.length, 'uplink');
+      const dr = this.opts.uplinkDr ?? regionDefaults(this.region).uplink.dr;
+      const toa = frameAirtimeMs(this.region, dr, up.data.length, 'uplink', this.opts.regionOptions);
       this.totals.uplinks++;
       this.totals.uplinkMs += toa;
       if (this.opts.radio.uplinkLost(devEui, fCnt)) this.uplinkStats.lost++;
@@ -281,7 +283,7 @@ export class SimNetwork {
       fPort,
       data,
       timeMs: Math.round(atMs),
-      frequencyHz: this.opts.uplinkFrequencyHz ?? (this.region === 'US915' ? 902_300_000 : 868_100_000),
+      frequencyHz: this.opts.uplinkFrequencyHz ?? regionDefaults(this.region).uplink.frequencyHz,
       sf: rate.sf ?? 7,
       bwHz: rate.bwHz ?? 125000,
       gatewayId: this.opts.gatewayId ?? '0016c001f153a14c',
@@ -296,9 +298,9 @@ export class SimNetwork {
     const item = this.opts.chirpstack.popDownlink(d.devEui);
     if (!item) return;
     const rx1 = uplinkEndMs + (this.opts.rx1DelayMs ?? 1000);
-    const dr = this.opts.uplinkDr ?? (this.region === 'US915' ? 3 : 5);
-    const dlDr = this.region === 'US915' ? 10 + Math.min(dr, 3) : dr;
-    const toa = frameAirtimeMs(this.region, dlDr, item.data.length, 'downlink');
+    const dr = this.opts.uplinkDr ?? regionDefaults(this.region).uplink.dr;
+    const dlDr = rx1DownlinkDr(this.region, dr, 0, this.opts.regionOptions);
+    const toa = frameAirtimeMs(this.region, dlDr, item.data.length, 'downlink', this.opts.regionOptions);
     this.totals.unicasts++;
     this.totals.unicastMs += toa;
     if (!this.opts.radio.downlinkLost(d.devEui, 'unicast', item.fCnt)) {
@@ -319,12 +321,12 @@ export class SimNetwork {
     }
     const item = this.opts.chirpstack.popMulticast(groupId)!;
     const rec = this.groupRecord(g);
-    if (item.data.length > dataRate(this.region, g.dr, 'downlink').maxAppPayload) {
+    if (item.data.length > maxDownlinkAppPayload(this.region, g.dr, this.opts.regionOptions)) {
       rec.discarded.push(item.fCnt);
       if (g.queue.length > 0) this.scheduleMulticast(groupId, at);
       return;
     }
-    const toa = frameAirtimeMs(this.region, g.dr, item.data.length, 'downlink');
+    const toa = frameAirtimeMs(this.region, g.dr, item.data.length, 'downlink', this.opts.regionOptions);
     const enc = encodeDownlinkFrame({ devAddr: g.mcAddr, fCnt: item.fCnt, fPort: item.fPort, payload: item.data, appSKey: hexKey(g.mcAppSKey), nwkSKey: hexKey(g.mcNwkSKey) });
     const frame: MulticastFrame = { mcAddr: g.mcAddr, fCnt: item.fCnt, fPort: item.fPort, ...enc };
     const sent: SentFrame = { fCnt: item.fCnt, fPort: item.fPort, atMs: at, airtimeMs: toa };
