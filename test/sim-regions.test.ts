@@ -1,0 +1,124 @@
+/** The simulated network in other regions: multicast at the region's default channel, uplink channel and DR, RX1 DR. */
+import { describe, expect, it } from 'vitest';
+import { ScaledClock } from '../src/codec/clock.js';
+import { decodeDownlinkFrame } from '../src/codec/lorawan-frame.js';
+import { frameAirtimeMs, maxDownlinkAppPayload, regionDefaults, rx1DownlinkDr, subBandFor, type RegionName, type RegionOptions } from '../src/codec/region.js';
+import { SimChirpStack } from '../src/sim/chirpstack-server.js';
+import { SimNetwork } from '../src/sim/network.js';
+import { Radio } from '../src/sim/radio.js';
+import type { SimUplinkEvent } from '../src/sim/integration-out.js';
+import type { MulticastFrame, SimulatedDevice, Uplink } from '../src/sim/types.js';
+
+const T0 = Date.parse('2025-07-14T00:00:00Z');
+const APP_S = 'dc6ca426806cdd74a62ba5877466f6b3';
+const NWK_S = '1c73ee5210a98bf5843faf8264cf1114';
+const key = (hex: string) => Uint8Array.from(Buffer.from(hex, 'hex'));
+
+class StubDevice implements SimulatedDevice {
+  readonly multicast: { frame: MulticastFrame; at: number }[] = [];
+  readonly unicast: { data: number[]; at: number }[] = [];
+  private next: number;
+  constructor(readonly devEui: string, private readonly intervalMs: number, firstAt: number) {
+    this.next = firstAt;
+  }
+  receiveUnicast(_fPort: number, data: Uint8Array, nowMs: number): void {
+    this.unicast.push({ data: [...data], at: nowMs });
+  }
+  receiveMulticast(frame: MulticastFrame, nowMs: number): void {
+    this.multicast.push({ frame, at: nowMs });
+  }
+  nextUplinkAt(): number {
+    return this.next;
+  }
+  transmit(nowMs: number): Uplink | null {
+    this.next = nowMs + this.intervalMs;
+    return { fPort: 202, data: Uint8Array.of(0x01, 0, 0, 0, 0, 0) };
+  }
+}
+
+/** A DataFragment item of `size` payload bytes (plus the 3-byte header). */
+const frag = (n: number, size: number) => Uint8Array.from([0x08, n & 0xff, (n >> 8) & 0x3f, ...Array.from({ length: size }, (_, i) => (n * 7 + i) & 0xff)]);
+
+function run(region: RegionName, opts: { regionOptions?: RegionOptions; classCMarginMs: number; frames: number }) {
+  const cs = new SimChirpStack();
+  const appId = cs.createApplication('sim');
+  const dp = cs.createDeviceProfile({ name: 'p' });
+  const devices = [0, 1, 2].map((i) => {
+    const devEui = (0x7100000000000000n + BigInt(i)).toString(16);
+    cs.createDevice({ devEui, applicationId: appId, deviceProfileId: dp, keys: { nwkKey: '', appKey: '', genAppKey: '00'.repeat(16) } });
+    return new StubDevice(devEui, 600_000, T0 + 1000 + i * 3000);
+  });
+  const events: SimUplinkEvent[] = [];
+  const net = new SimNetwork({
+    clock: new ScaledClock(T0, 1), devices, chirpstack: cs, radio: new Radio({ seed: 7, loss: 0, badFraction: 0 }),
+    out: { emit: (e) => events.push(e) }, region, regionOptions: opts.regionOptions, classCMarginMs: opts.classCMarginMs,
+  });
+  const ch = regionDefaults(region).classC;
+  const gid = 'g-' + region;
+  cs.groups.set(gid, {
+    id: gid, name: 'g', applicationId: appId, region, mcAddr: 0x01ab23cd, mcAppSKey: APP_S, mcNwkSKey: NWK_S, fCnt: 0, groupType: 'CLASS_C',
+    dr: ch.dr, frequencyHz: ch.frequencyHz, schedulingType: 'DELAY', pingSlotPeriodicity: 0, devices: new Set(devices.map((d) => d.devEui)), gateways: new Set(), queue: [],
+  });
+  const maxN = maxDownlinkAppPayload(region, ch.dr, opts.regionOptions);
+  const g = cs.groups.get(gid)!;
+  // `frames` full-size fragments, then one a byte too large (discarded at send time, as ChirpStack does).
+  const items = [...Array.from({ length: opts.frames }, (_, n) => frag(n + 1, maxN - 3)), frag(99, maxN - 2)];
+  for (const data of items) {
+    g.queue.push({ fCnt: g.fCnt++, fPort: 201, data });
+    for (const l of cs.onMulticastEnqueue) l(gid);
+  }
+  // A unicast item answered in RX1 after each device's first uplink.
+  for (const d of devices) cs.devices.get(d.devEui)!.queue.push({ id: '1', fCnt: 1, fPort: 200, data: Uint8Array.of(1, 2, 3), confirmed: false });
+  net.advanceTo(T0 + 24 * 3_600_000);
+  return { net, devices, events, ch, maxN, items };
+}
+
+describe('simulated network in other regions (virtual time)', () => {
+  const cases: { region: RegionName; regionOptions?: RegionOptions; classCMarginMs: number; sf: number; bwHz: number; upHz: number; upDr: number; rx1: number }[] = [
+    { region: 'AS923-1', regionOptions: { dwellTime: true }, classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 923_200_000, upDr: 5, rx1: 5 },
+    { region: 'IN865', classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 865_062_500, upDr: 5, rx1: 5 },
+    { region: 'US915', classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 902_300_000, upDr: 3, rx1: 13 },
+    { region: 'CN470', classCMarginMs: 2000, sf: 7, bwHz: 125000, upHz: 470_300_000, upDr: 5, rx1: 5 },
+    { region: 'RU864', classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 868_900_000, upDr: 5, rx1: 5 },
+  ];
+
+  for (const c of cases) {
+    it(`${c.region}: every member decodes every full-size fragment; spacing by time on air, margin and duty cycle; uplinks and RX1 on the region's channels`, () => {
+      const { net, devices, events, ch, maxN, items } = run(c.region, { regionOptions: c.regionOptions, classCMarginMs: c.classCMarginMs, frames: 4 });
+      const rec = net.lossRecord()[0]!;
+      expect(rec.discarded).toEqual([4]);
+      expect(rec.sent.map((s) => s.fragN)).toEqual([1, 2, 3, 4]);
+      const toa = frameAirtimeMs(c.region, ch.dr, maxN, 'downlink', c.regionOptions);
+      const dc = subBandFor(c.region, ch.frequencyHz).dutyCycle;
+      for (const s of rec.sent) expect(s.airtimeMs).toBeCloseTo(toa, 3);
+      const gap = Math.max(toa / dc, c.classCMarginMs);
+      for (let i = 1; i < 4; i++) expect(rec.sent[i]!.atMs - rec.sent[i - 1]!.atMs).toBeCloseTo(gap, 3);
+      for (const d of devices) {
+        expect(d.multicast.map((m) => m.frame.fCnt)).toEqual([0, 1, 2, 3]);
+        const dec = decodeDownlinkFrame(d.multicast[2]!.frame.phyPayload, { appSKey: key(APP_S), nwkSKey: key(NWK_S), fCntFull: 2 });
+        expect([...dec!.payload]).toEqual([...items[2]!]);
+        expect(d.unicast.map((u) => u.data)).toEqual([[1, 2, 3]]);
+      }
+      expect(events[0]).toMatchObject({ frequencyHz: c.upHz, dr: c.upDr, sf: c.sf, bwHz: c.bwHz });
+      expect(rx1DownlinkDr(c.region, c.upDr, 0, c.regionOptions)).toBe(c.rx1);
+      const a = net.airtime();
+      expect(a.unicasts).toBe(3);
+      expect(a.unicastMs).toBeCloseTo(3 * frameAirtimeMs(c.region, c.rx1, 3, 'downlink', c.regionOptions), 3);
+      expect(a.uplinkMs).toBeCloseTo(a.uplinks * frameAirtimeMs(c.region, c.upDr, 6, 'uplink'), 6);
+    });
+  }
+
+  it('AS923-1 with the dwell limit sends 11-byte items at DR2 (370.688 ms each) and drops a 12-byte one', () => {
+    const { net, maxN } = run('AS923-1', { regionOptions: { dwellTime: true }, classCMarginMs: 0, frames: 2 });
+    expect(maxN).toBe(11);
+    expect(net.lossRecord()[0]!.sent.map((s) => s.airtimeMs)).toEqual([370.688, 370.688].map((x) => expect.closeTo(x, 3)));
+    expect(net.lossRecord()[0]!.discarded).toEqual([2]);
+  });
+
+  it('RU864 at 1 %: the second fragment waits 100 × its time on air', () => {
+    const { net } = run('RU864', { classCMarginMs: 0, frames: 2 });
+    const s = net.lossRecord()[0]!.sent;
+    // DR0, 51-byte FRMPayload: 2793.472 ms on air -> next start 279,347.2 ms later.
+    expect(s[1]!.atMs - s[0]!.atMs).toBeCloseTo(279_347.2, 3);
+  });
+});
