@@ -42,8 +42,8 @@ describe('submission checks', () => {
 
   it('plans from the image and the DR', () => {
     const { plan, targetVersion } = prepareCampaign(ce.env.spec);
-    expect(plan.fragSize).toBe(219);
-    expect(plan.nbFrag).toBe(Math.ceil(Buffer.from(ce.env.spec.imageBase64, 'base64').length / 219));
+    expect(plan.fragSize).toBe(239);
+    expect(plan.nbFrag).toBe(Math.ceil(Buffer.from(ce.env.spec.imageBase64, 'base64').length / 239));
     expect(targetVersion).toBe(0x01010000);
   });
 

@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { planCampaign, PlanError, type PlanInput } from '../src/campaign/planner.js';
 import { parseCampaignSpec } from '../src/campaign/schema.js';
 import {
+  classBFrequencyHz,
   dataRate,
   dwellTimeMs,
   frameAirtimeMs,
@@ -367,5 +368,18 @@ describe('RU864', () => {
     expect(subBandFor('RU864', 869_100_000).dutyCycle).toBe(0.01);
     expect(regionDefaults('RU864')).toMatchObject({ rx2: { frequencyHz: 869_100_000, dr: 0 }, beacon: { frequencyHz: 869_100_000, dr: 3 }, pingSlot: { frequencyHz: 868_900_000, dr: 3 } });
     expect(plan('RU864')).toMatchObject({ fragSize: 48, nbFrag: 1366, dutyCycle: 0.01, fragmentIntervalMs: 279_348, etaSeconds: 420_447 });
+  });
+});
+
+describe('Class B channels', () => {
+  it('fixed in most regions, hopping over the 8 downlink channels in US915/AU915', () => {
+    expect(classBFrequencyHz('EU868', 'pingSlot', 1_000_000, 0x01ab23cd)).toBe(869_525_000);
+    expect(classBFrequencyHz('RU864', 'beacon', 0)).toBe(869_100_000);
+    expect(classBFrequencyHz('RU864', 'pingSlot', 0)).toBe(868_900_000);
+    // beacon time 1280 s -> period 10 -> channel 10 mod 8 = 2 -> 923.3 + 1.2 MHz.
+    expect(classBFrequencyHz('US915', 'beacon', 1280)).toBe(924_500_000);
+    // ping slot: (DevAddr 5 + period 10) mod 8 = 7 -> 927.5 MHz.
+    expect(classBFrequencyHz('AU915', 'pingSlot', 1280, 5)).toBe(927_500_000);
+    expect(classBFrequencyHz('CN470', 'beacon', 0, 0, '26MHz-B')).toBe(504_900_000);
   });
 });

@@ -87,9 +87,9 @@ export async function startSimEnv(o: SimEnvOptions): Promise<SimEnv> {
     trustedKeys: [trusted],
     mix: o.mix ?? { 'loramac-node': 1, 'lbm-v1': 1 },
     silentFraction: o.silentFraction ?? 0,
-    // Decoder memory sized for the demo's images (up to 64 KiB at 219 B fragments), not for the largest block.
+    // Decoder memory sized for the demo's images (up to 64 KiB at 239 B fragments, EU868 DR5), not for the largest block.
     maxNbFrag: 320,
-    maxFragSize: 219,
+    maxFragSize: 239,
     maxLost: 320,
     ...(o.uplinkIntervalMs ? { uplinkIntervalMs: o.uplinkIntervalMs, jitterMs: Math.round(o.uplinkIntervalMs / 12) } : {}),
   });

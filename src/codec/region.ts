@@ -241,3 +241,16 @@ export const RX2_DEFAULTS: Record<RegionName, { frequencyHz: number; dr: number 
 export function chirpstackRegionEnum(region: RegionName): number {
   return row(region).chirpstack.enumValue;
 }
+
+/**
+ * Class B channel at a beacon period: the fixed beacon / ping-slot frequency, or for hopping plans (US915, AU915,
+ * CN470 20 MHz) channel (floor(beaconTime / 128 s) [+ DevAddr for ping slots]) mod count (RP002 Class B sections).
+ */
+export function classBFrequencyHz(region: RegionName, kind: 'beacon' | 'pingSlot', beaconTimeS: number, devAddr = 0, cn470Plan: Cn470Plan = '20MHz-A'): number {
+  const ch = regionDefaults(region, cn470Plan)[kind];
+  if (ch.frequencyHz !== undefined) return ch.frequencyHz;
+  const hop = ch.hopHz!;
+  const period = Math.floor(beaconTimeS / 128);
+  const idx = kind === 'beacon' ? period % hop.length : (((devAddr >>> 0) + period) % hop.length);
+  return hop[idx]!;
+}
