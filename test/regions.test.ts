@@ -127,6 +127,14 @@ describe('EU868', () => {
     expect(() => frameAirtimeMs('EU868', 8, 10, 'uplink')).toThrow(/LR-FHSS/);
   });
 
+  it('DR7 is FSK 50 kbit/s: a 242-byte downlink is (5 + 3 + 1 + 255 + 2) bytes · 8 / 50 kbit/s = 42.56 ms', () => {
+    expect(dataRate('EU868', 7, 'downlink')).toMatchObject({ modulation: 'FSK', bitRate: 50000, maxAppPayload: 242 });
+    expect(frameAirtimeMs('EU868', 7, 242, 'downlink')).toBeCloseTo(42.56, 9);
+    const p = plan('EU868', { dr: 7 });
+    expect(p).toMatchObject({ fragSize: 239, nbFrag: 275, fragmentIntervalMs: 5000 });
+    expect(p.fragmentAirtimeMs).toBeCloseTo(42.56, 9);
+  });
+
   it('ChirpStack limits DR4 (not repeater compatible) to N = 222, so the planner does too', () => {
     expect(maxAppPayload('EU868', 4)).toBe(242);
     expect(maxDownlinkAppPayload('EU868', 4)).toBe(222);
@@ -177,6 +185,8 @@ describe('US915', () => {
     expect(d.beacon.dr).toBe(8);
     expect(d.beacon.hopHz).toEqual(d.downlinkChannelsHz);
     expect([0, 1, 2, 3, 4].map((dr) => rx1DownlinkDr('US915', dr))).toEqual([10, 11, 12, 13, 13]);
+    expect(plan('US915').warnings).toEqual([]);
+    expect(plan('US915', { frequencyHz: 923_350_000 }).warnings.join()).toMatch(/923350000 Hz is not one of the US915 downlink channels/);
   });
 
   it('64 KiB at DR8 / 923.3 MHz (the 5 s Class C margin limits the pace)', () => {

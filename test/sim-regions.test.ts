@@ -74,12 +74,12 @@ function run(region: RegionName, opts: { regionOptions?: RegionOptions; classCMa
 }
 
 describe('simulated network in other regions (virtual time)', () => {
-  const cases: { region: RegionName; regionOptions?: RegionOptions; classCMarginMs: number; sf: number; bwHz: number; upHz: number; upDr: number; rx1: number }[] = [
-    { region: 'AS923-1', regionOptions: { dwellTime: true }, classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 923_200_000, upDr: 5, rx1: 5 },
-    { region: 'IN865', classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 865_062_500, upDr: 5, rx1: 5 },
-    { region: 'US915', classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 902_300_000, upDr: 3, rx1: 13 },
-    { region: 'CN470', classCMarginMs: 2000, sf: 7, bwHz: 125000, upHz: 470_300_000, upDr: 5, rx1: 5 },
-    { region: 'RU864', classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 868_900_000, upDr: 5, rx1: 5 },
+  const cases: { region: RegionName; regionOptions?: RegionOptions; classCMarginMs: number; sf: number; bwHz: number; upHz: number; upDr: number; rx1: number; csId: string }[] = [
+    { region: 'AS923-1', regionOptions: { dwellTime: true }, classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 923_200_000, upDr: 5, rx1: 5, csId: 'as923' },
+    { region: 'IN865', classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 865_062_500, upDr: 5, rx1: 5, csId: 'in865' },
+    { region: 'US915', classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 902_300_000, upDr: 3, rx1: 13, csId: 'us915' },
+    { region: 'CN470', classCMarginMs: 2000, sf: 7, bwHz: 125000, upHz: 470_300_000, upDr: 5, rx1: 5, csId: 'cn470' },
+    { region: 'RU864', classCMarginMs: 0, sf: 7, bwHz: 125000, upHz: 868_900_000, upDr: 5, rx1: 5, csId: 'ru864' },
   ];
 
   for (const c of cases) {
@@ -99,7 +99,7 @@ describe('simulated network in other regions (virtual time)', () => {
         expect([...dec!.payload]).toEqual([...items[2]!]);
         expect(d.unicast.map((u) => u.data)).toEqual([[1, 2, 3]]);
       }
-      expect(events[0]).toMatchObject({ frequencyHz: c.upHz, dr: c.upDr, sf: c.sf, bwHz: c.bwHz });
+      expect(events[0]).toMatchObject({ frequencyHz: c.upHz, dr: c.upDr, sf: c.sf, bwHz: c.bwHz, regionConfigId: c.csId });
       expect(rx1DownlinkDr(c.region, c.upDr, 0, c.regionOptions)).toBe(c.rx1);
       const a = net.airtime();
       expect(a.unicasts).toBe(3);

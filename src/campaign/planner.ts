@@ -2,7 +2,7 @@
  * The planner: fragment size, block geometry, pacing (time on air, regional duty cycle, gateways), the multicast
  * session length and the ETA, all from the campaign spec and the image size. Pure: no I/O.
  */
-import { dataRate, dwellTimeMs, frameAirtimeMs, listenBeforeTalk, maxDownlinkAppPayload, subBandFor } from '../codec/region.js';
+import { dataRate, dwellTimeMs, frameAirtimeMs, listenBeforeTalk, maxDownlinkAppPayload, regionDefaults, subBandFor } from '../codec/region.js';
 import type { RegionName, RegionOptions } from '../codec/region.js';
 
 export const MAX_N = 16383;
@@ -107,6 +107,10 @@ export function planCampaign(p: PlanInput): Plan {
   }
   if (p.groupType === 'B') {
     warnings.push('Class B: LoRaMac-node devices answer a Class B session request by switching to Class C for 2^TimeOut seconds (not 128·2^TimeOut); use Class C for such fleets');
+  }
+  const channels = regionDefaults(p.region).downlinkChannelsHz;
+  if (channels && !channels.includes(p.frequencyHz)) {
+    warnings.push(`${p.frequencyHz} Hz is not one of the ${p.region} downlink channels (${channels.map((f) => f / 1e6).join(', ')} MHz)`);
   }
   if (listenBeforeTalk(p.region)) warnings.push(`${p.region}: listen-before-talk may delay fragments beyond the planned spacing`);
   if (nbFrag <= 5) warnings.push(`degenerate block: M = ${nbFrag} (parity rows cover some fragments late or never)`);

@@ -242,6 +242,11 @@ export function chirpstackRegionEnum(region: RegionName): number {
   return row(region).chirpstack.enumValue;
 }
 
+/** ChirpStack's region id for a region in its shipped configuration (`eu868`, `as923`, `as923_2`, …). */
+export function chirpstackRegionId(region: RegionName): string {
+  return row(region).chirpstack.commonName.toLowerCase();
+}
+
 /**
  * Class B channel at a beacon period: the fixed beacon / ping-slot frequency, or for hopping plans (US915, AU915,
  * CN470 20 MHz) channel (floor(beaconTime / 128 s) [+ DevAddr for ping slots]) mod count (RP002 Class B sections).

@@ -6,7 +6,7 @@
  */
 import type { ScaledClock } from '../codec/clock.js';
 import { encodeDownlinkFrame } from '../codec/lorawan-frame.js';
-import { dataRate, dutyCycleOffTimeMs, frameAirtimeMs, maxDownlinkAppPayload, regionDefaults, rx1DownlinkDr, subBandFor, type RegionName, type RegionOptions } from '../codec/region.js';
+import { chirpstackRegionId, dataRate, dutyCycleOffTimeMs, frameAirtimeMs, maxDownlinkAppPayload, regionDefaults, rx1DownlinkDr, subBandFor, type RegionName, type RegionOptions } from '../codec/region.js';
 import type { SimChirpStack, SimMulticastGroup } from './chirpstack-server.js';
 import { deterministicUuid, unixMsToGpsMs, type SimUplinkEvent } from './integration-out.js';
 import type { Radio } from './radio.js';
@@ -290,7 +290,7 @@ export class SimNetwork {
       rssi: Math.round(-60 - 60 * loss),
       snr: Math.round((10 - 20 * loss) * 10) / 10,
       deduplicationId: deterministicUuid(this.opts.radio.cfg.seed, rec.devEui, fCnt),
-      regionConfigId: this.region.toLowerCase(),
+      regionConfigId: chirpstackRegionId(this.region),
     });
   }
 
