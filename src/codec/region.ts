@@ -208,8 +208,25 @@ export interface RegionDefaults {
 
 export type Cn470Plan = keyof typeof CN470_PLANS;
 
-/** Default channels of a region; CN470 takes its channel plan (default 20 MHz plan A). */
-export function regionDefaults(region: RegionName, cn470Plan: Cn470Plan = '20MHz-A'): RegionDefaults {
+const DEFAULTS_CACHE = new Map<string, Readonly<RegionDefaults>>();
+
+/** Default channels of a region (a frozen, shared object); CN470 takes its channel plan (default 20 MHz plan A). */
+export function regionDefaults(region: RegionName, cn470Plan: Cn470Plan = '20MHz-A'): Readonly<RegionDefaults> {
+  const key = `${region}/${cn470Plan}`;
+  let d = DEFAULTS_CACHE.get(key);
+  if (!d) {
+    d = deepFreeze(buildDefaults(region, cn470Plan));
+    DEFAULTS_CACHE.set(key, d);
+  }
+  return d;
+}
+
+function deepFreeze<T extends object>(o: T): T {
+  for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v as object);
+  return Object.freeze(o);
+}
+
+function buildDefaults(region: RegionName, cn470Plan: Cn470Plan): RegionDefaults {
   const r = row(region);
   const rx2 = { ...r.rx2 };
   const beacon: RegionDefaults['beacon'] = { ...r.beacon };
@@ -234,7 +251,7 @@ export function regionDefaults(region: RegionName, cn470Plan: Cn470Plan = '20MHz
 
 /** Default Class C / multicast downlink channel (RX2) per region. */
 export const RX2_DEFAULTS: Record<RegionName, { frequencyHz: number; dr: number }> = Object.fromEntries(
-  REGION_NAMES.map((n) => [n, regionDefaults(n).rx2]),
+  REGION_NAMES.map((n) => [n, { ...regionDefaults(n).rx2 }]),
 ) as Record<RegionName, { frequencyHz: number; dr: number }>;
 
 /** ChirpStack `common.Region` enum value of a region. */
