@@ -173,7 +173,7 @@ function as923(name: string, enumName: string, enumValue: number, offsetHz: numb
     rx1: AS923_RX1,
     rx1Dwell: AS923_RX1_DWELL,
     notes: [
-      'listen before talk where the country requires it (e.g. Japan ARIB STD-T108)',
+      'listen before talk where the country requires it (Japan ARIB STD-T108; LoRaMac-node: free below −80 dBm after 5 ms)',
       'with the dwell-time limit on (TxParamSetupReq DownlinkDwellTime = 1) a frame lasts at most 400 ms: DR0/DR1 carry nothing, DR2..DR4 carry less',
     ],
   };
@@ -347,7 +347,7 @@ export const REGION_ROWS: readonly RegionRow[] = [
     pingSlot: { frequencyHz: 923_100_000, dr: 3 },
     uplink: { frequencyHz: 922_100_000, dr: 5 },
     rx1: { 0: EU_RX1[0]!, 1: EU_RX1[1]!, 2: EU_RX1[2]!, 3: EU_RX1[3]!, 4: EU_RX1[4]!, 5: EU_RX1[5]! },
-    notes: ['listen before talk (−65 dBm, 5 ms) instead of a duty cycle'],
+    notes: ['listen before talk instead of a duty cycle (LoRaMac-node: free below −65 dBm after 6 ms carrier sense)'],
   },
   {
     name: 'IN865',
