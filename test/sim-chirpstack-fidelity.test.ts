@@ -119,6 +119,11 @@ describe('ChirpStack v4.19 API errors', () => {
     expect(await rpcError(other.getMulticastGroup(gid))).toEqual({ code: 16, details: '' });
     expect(await rpcError(other.getDevice(eui(1)))).toEqual({ code: 16, details: '' });
     expect(await rpcError(admin.getDevice(eui(9)))).toEqual({ code: 5, details: `Object does not exist (id: ${eui(9)})` });
+    // a read-only key reads, but may not change (validator: "not RO" for Create/Update/Delete)
+    const ro = client(cs.createApiKey({ readOnly: true }));
+    expect((await ro.getMulticastGroup(gid)).id).toBe(gid);
+    expect(await rpcError(ro.addDeviceToMulticastGroup(gid, eui(1)))).toEqual({ code: 16, details: '' });
+    expect(await rpcError(ro.enqueueMulticast(gid, { fPort: 201, data: Uint8Array.of(1) }))).toEqual({ code: 16, details: '' });
   });
 
   it('ChirpStack v4.19: AddDevice of a device of another application -> NOT_FOUND naming the DevEUI; AddGateway of a gateway of another tenant -> NOT_FOUND naming the gateway', async () => {
