@@ -374,3 +374,22 @@ describe('ChirpStack v4.19 devices and uplinks', () => {
     expect(cs.devices.get(eui(0))!.lastGateways).toEqual([]);
   });
 });
+
+describe('lorafuota sim options (the settings ChirpStack and its gateways have)', () => {
+  it('startSimulation passes version, gateway count, GPS and repeater_compatible to the simulated ChirpStack', async () => {
+    const { startSimulation } = await import('../src/sim/runner.js');
+    const sim = await startSimulation({
+      devices: 2, seed: 1, loss: 0, host: '127.0.0.1', port: 0, speedup: 1, deviceClass: 'x', firmwareVersion: 0x010000, trustedKeys: [],
+      chirpstackVersion: '4.12', gateways: 3, gatewayGps: true, repeaterCompatible: true,
+    });
+    try {
+      expect(sim.provisioning.chirpstackVersion).toBe('4.12');
+      expect(sim.provisioning.gatewayIds).toEqual([DEFAULT_GATEWAY_ID, GW2, GW3]);
+      expect([...sim.chirpstack.gateways.values()].map((g) => g.gps)).toEqual([true, true, true]);
+      expect(sim.chirpstack.repeaterCompatible).toBe(true);
+      expect(sim.chirpstack.scheduler.classCMarginMs).toBe(5000);
+    } finally {
+      await sim.stop();
+    }
+  });
+});
