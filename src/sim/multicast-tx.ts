@@ -167,10 +167,11 @@ export class MulticastTransmitter {
     for (const devEui of g.devices) {
       const heard = (rec.received[devEui] ??= []);
       const d = this.host.devices.get(devEui);
-      if (!d || !gw.reach(devEui) || heard.includes(row.fCnt)) continue;
+      const last = heard.length > 0 ? heard[heard.length - 1]! : -1;
+      if (!d || !gw.reach(devEui) || (row.fCnt <= last && heard.includes(row.fCnt))) continue;
       if (this.host.radio.downlinkLost(devEui, stream, row.fCnt)) continue;
-      heard.push(row.fCnt);
-      heard.sort((a, b) => a - b);
+      if (row.fCnt > last) heard.push(row.fCnt);
+      else heard.splice(heard.findIndex((x) => x > row.fCnt), 0, row.fCnt);
       d.receiveMulticast(frame, txAt + toa);
       this.host.delivered(d, txAt + toa);
     }

@@ -9,6 +9,7 @@ import type { ScaledClock } from '../codec/clock.js';
 import { dataRate, frameAirtimeMs, type RegionName } from '../codec/region.js';
 import type { SimChirpStack } from './chirpstack-server.js';
 import { ClassCUnicast } from './class-c-unicast.js';
+import type { SimGateway } from './gateways.js';
 import { deterministicUuid, type SimUplinkEvent } from './integration-out.js';
 import { MulticastTransmitter, type McLossRecord, type McSentFrame } from './multicast-tx.js';
 import type { Radio } from './radio.js';
@@ -256,11 +257,13 @@ export class SimNetwork {
       this.totals.uplinks++;
       this.totals.uplinkMs += toa;
       // Heard by every gateway that is up and reaches the device; ChirpStack keeps them as the device's history.
-      const hearing = [...this.opts.chirpstack.gateways.values()].filter((g) => g.up && g.reach(devEui));
+      const hearing: SimGateway[] = [];
+      for (const g of this.opts.chirpstack.gateways.values()) if (g.up && g.reach(devEui)) hearing.push(g);
       if (hearing.length === 0 || this.opts.radio.uplinkLost(devEui, fCnt)) this.uplinkStats.lost++;
       else {
         this.uplinkStats.heard++;
-        rec.lastGateways = hearing.map((g) => g.gatewayId);
+        const known = rec.lastGateways;
+        if (known.length !== hearing.length || hearing.some((g, i) => known[i] !== g.gatewayId)) rec.lastGateways = hearing.map((g) => g.gatewayId);
         this.emitUplink(rec, fCnt, up.fPort, up.data, dr, at + toa, hearing[0]!);
         this.classADownlink(d, at + toa);
         this.classC.poke(devEui, at + toa);
