@@ -45,14 +45,11 @@ function run(): { uplinkMs: number; multicastMs: number; uplinks: number; receiv
   net.advanceTo(T0 + 3_600_000);
   const t1 = performance.now();
   const firstHourUplinks = uplinks;
-  cs.groups.set('g', {
-    id: 'g', name: 'g', applicationId: app, region: 'EU868', mcAddr: 1, mcAppSKey: '00'.repeat(16), mcNwkSKey: '11'.repeat(16), fCnt: 0, groupType: 'CLASS_C',
-    dr: 5, frequencyHz: 869_525_000, schedulingType: 'DELAY', pingSlotPeriodicity: 0, devices: new Set(devices.map((d) => d.devEui)), gateways: new Set(), queue: [],
+  const g = cs.createMulticastGroup({
+    name: 'g', applicationId: app, region: 'EU868', mcAddr: 1, mcAppSKey: '00'.repeat(16), mcNwkSKey: '11'.repeat(16), groupType: 'CLASS_C', dr: 5, frequencyHz: 869_525_000,
   });
-  for (let n = 0; n < 100; n++) {
-    cs.groups.get('g')!.queue.push({ fCnt: n, fPort: 201, data: new Uint8Array(53) });
-    for (const l of cs.onMulticastEnqueue) l('g');
-  }
+  for (const d of devices) cs.groups.get(g)!.devices.add(d.devEui);
+  for (let n = 0; n < 100; n++) cs.enqueueMulticast(g, { fPort: 201, data: new Uint8Array(53) });
   const t2 = performance.now();
   net.advanceTo(T0 + 7_200_000);
   const t3 = performance.now();

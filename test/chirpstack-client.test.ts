@@ -132,6 +132,8 @@ describe('gRPC outage in mid-call', () => {
     const id = await client.createMulticastGroup({
       name: 'o', applicationId: appId, region: 'EU868', mcAddr: 1, mcAppSKey: KEY(1), mcNwkSKey: KEY(2), groupType: 'CLASS_C', dr: 0, frequencyHz: 869_525_000,
     });
+    // A group with its gateway: ChirpStack stores nothing for a group without gateways and without heard devices.
+    await client.addGatewayToMulticastGroup(id, '0016c001f153a14c');
     const fCnt = await client.enqueueMulticast(id, { fPort: 201, data: Uint8Array.of(9, 9) });
     hang?.();
     expect(fCnt).toBe(0);

@@ -10,7 +10,7 @@ describe('whole simulation with the real fleet: gRPC in, Mosquitto out', () => {
   it('fleet uplinks reach the intake with simulated time and GPS time; a multicast reaches the members the radio lets through', async () => {
     const sim = await startSimulation({
       devices: 20, seed: 5, loss: 0.3, silentFraction: 0.2, host: '127.0.0.1', port: 0, mqttUrl: 'mqtt://127.0.0.1:1883', speedup: 500,
-      classCMarginMs: 2000, deviceClass: 'sim-sensor', firmwareVersion: 0x010000, trustedKeys: [],
+      classCMarginMs: 2000, gatewayGps: true, deviceClass: 'sim-sensor', firmwareVersion: 0x010000, trustedKeys: [],
     });
     const intake = new UplinkIntake({ decode: fuotaPortDecoder(), logger: { warn: () => {} } });
     const sub = await startMqttIntake(intake, { url: 'mqtt://127.0.0.1:1883', applicationId: sim.provisioning.applicationId });

@@ -32,6 +32,10 @@ interface SimCliOptions {
   silent: string;
   protobuf?: boolean;
   classCMargin?: string;
+  chirpstackVersion: string;
+  gateways: string;
+  gatewayGps?: boolean;
+  repeaterCompatible?: boolean;
   uplinkInterval?: string;
   apiToken?: string;
   deviceClass: string;
@@ -47,6 +51,8 @@ async function runSim(o: SimCliOptions): Promise<void> {
   const model = o.model;
   if (model !== 'uniform' && model !== 'gilbert-elliott') fail('--model', `must be uniform or gilbert-elliott, got "${model}"`);
   const { host, port } = hostPort(o.grpc);
+  const chirpstackVersion = o.chirpstackVersion;
+  if (chirpstackVersion !== '4.12' && chirpstackVersion !== '4.19') fail('--chirpstack-version', `must be 4.12 or 4.19, got "${chirpstackVersion}"`);
   let firmwareVersion: number;
   try {
     firmwareVersion = versionToU32(o.firmwareVersion);
@@ -75,6 +81,10 @@ async function runSim(o: SimCliOptions): Promise<void> {
     encoding: o.protobuf ? 'protobuf' : 'json',
     speedup: num('--speedup', o.speedup, 1e-3, 1e6),
     ...(o.classCMargin !== undefined ? { classCMarginMs: num('--class-c-margin', o.classCMargin, 0, 3_600_000) } : {}),
+    chirpstackVersion,
+    gateways: num('--gateways', o.gateways, 1, 64, true),
+    gatewayGps: !!o.gatewayGps,
+    repeaterCompatible: !!o.repeaterCompatible,
     ...(o.uplinkInterval !== undefined ? { uplinkIntervalMs: num('--uplink-interval', o.uplinkInterval, 1000, 86_400_000) } : {}),
     deviceClass: o.deviceClass,
     firmwareVersion,
@@ -109,7 +119,11 @@ export function register(program: Command): void {
     .option('--burst <frames>', 'mean loss-burst length for gilbert-elliott')
     .option('--bad <fraction>', 'share of devices with a 4x worse link', '0.1')
     .option('--silent <fraction>', 'share of devices that never transmit', '0')
-    .option('--class-c-margin <ms>', 'minimum gap between class C multicast frames of a group (default 1000)')
+    .option('--class-c-margin <ms>', "ChirpStack's multicast_class_c_margin: gap between class C multicast rows (default 5000)")
+    .option('--chirpstack-version <v>', 'ChirpStack version modelled: 4.19, or 4.12 (MulticastGroup field 14 is class_b_ping_slot_nb_k)', '4.19')
+    .option('--gateways <n>', 'gateways of the tenant, each reaching every device with its own duty-cycle budget', '1')
+    .option('--gateway-gps', 'gateways have GPS: uplinks carry rxInfo.timeSinceGpsEpoch')
+    .option('--repeater-compatible', "region config repeater_compatible = true (max payload 222 at the fast data rates)")
     .option('--uplink-interval <ms>', 'device uplink interval (default 60000)')
     .option('--api-token <token>', 'API token the gRPC server accepts (default: random, printed)')
     .option('--device-class <name>', 'device class the simulated firmware reports', 'sim-sensor')

@@ -27,6 +27,8 @@ export interface SimUplinkEvent {
   sf: number;
   bwHz: number;
   gatewayId: string;
+  /** The gateway has GPS: rxInfo carries timeSinceGpsEpoch (default true). Without, ChirpStack sends none. */
+  gpsTime?: boolean;
   rssi: number;
   snr: number;
   /** Seed-derived so a run is repeatable. */
@@ -78,7 +80,7 @@ export function uplinkEventJson(ev: SimUplinkEvent): string {
         gatewayId: ev.gatewayId,
         uplinkId: ev.fCnt,
         nsTime: new Date(ev.timeMs).toISOString(),
-        timeSinceGpsEpoch: durationString(unixMsToGpsMs(ev.timeMs)),
+        ...(ev.gpsTime === false ? {} : { timeSinceGpsEpoch: durationString(unixMsToGpsMs(ev.timeMs)) }),
         rssi: ev.rssi,
         snr: ev.snr,
         context: 'AAAAAA==',
@@ -105,11 +107,13 @@ export function uplinkEventProtobuf(ev: SimUplinkEvent): Uint8Array {
   rx.setGatewayId(ev.gatewayId);
   rx.setUplinkId(ev.fCnt);
   rx.setNsTime(timestampFromMs(ev.timeMs));
-  const gps = unixMsToGpsMs(ev.timeMs);
-  const d = new durationPb.Duration();
-  d.setSeconds(Math.floor(gps / 1000));
-  d.setNanos(Math.round((gps - Math.floor(gps / 1000) * 1000) * 1e6));
-  rx.setTimeSinceGpsEpoch(d);
+  if (ev.gpsTime !== false) {
+    const gps = unixMsToGpsMs(ev.timeMs);
+    const d = new durationPb.Duration();
+    d.setSeconds(Math.floor(gps / 1000));
+    d.setNanos(Math.round((gps - Math.floor(gps / 1000) * 1000) * 1e6));
+    rx.setTimeSinceGpsEpoch(d);
+  }
   rx.setRssi(ev.rssi);
   rx.setSnr(ev.snr);
   rx.setCrcStatus(gwPb.CRCStatus.CRC_OK);

@@ -1,16 +1,22 @@
 /**
  * The simulated LoRaWAN network between the simulated ChirpStack (queues, groups) and the fleet:
- * Class A unicast (one queued downlink after each heard uplink), Class C/B multicast transmitted at scheduled
- * times (spaced by time on air, the class C margin and the gateway's duty cycle), radio loss per device, airtime
- * accounting and a loss record. One sorted schedule (binary heap) drives everything, so 10,000 devices need one timer.
+ * Class A unicast (one queued downlink after each heard uplink), class C unicast (src/sim/class-c-unicast.ts),
+ * Class C/B multicast sent the way ChirpStack v4.19 schedules it through the simulated gateways, which enforce their
+ * own duty cycle (src/sim/multicast-tx.ts, src/sim/gateways.ts), radio loss per device, airtime accounting and a
+ * loss record. One sorted schedule (binary heap) drives everything, so 10,000 devices need one timer.
  */
 import type { ScaledClock } from '../codec/clock.js';
-import { encodeDownlinkFrame } from '../codec/lorawan-frame.js';
-import { chirpstackRegionId, dataRate, dutyCycleOffTimeMs, frameAirtimeMs, maxDownlinkAppPayload, regionDefaults, rx1DownlinkDr, subBandFor, type RegionName, type RegionOptions } from '../codec/region.js';
-import type { SimChirpStack, SimMulticastGroup } from './chirpstack-server.js';
-import { deterministicUuid, unixMsToGpsMs, type SimUplinkEvent } from './integration-out.js';
+import { chirpstackRegionId, dataRate, frameAirtimeMs, regionDefaults, rx1DownlinkDr, type RegionName, type RegionOptions } from '../codec/region.js';
+import type { SimChirpStack } from './chirpstack-server.js';
+import { ClassCUnicast } from './class-c-unicast.js';
+import type { SimGateway } from './gateways.js';
+import { deterministicUuid, type SimUplinkEvent } from './integration-out.js';
+import { MulticastTransmitter, type McLossRecord, type McSentFrame } from './multicast-tx.js';
 import type { Radio } from './radio.js';
-import type { MulticastFrame, SimulatedDevice } from './types.js';
+import type { SimulatedDevice } from './types.js';
+
+/** ChirpStack's default deduplication_delay: the event time of an uplink heard without GPS time. */
+export const DEDUPLICATION_DELAY_MS = 200;
 
 export interface NetworkOptions {
   clock: ScaledClock;
@@ -22,34 +28,17 @@ export interface NetworkOptions {
   region?: RegionName;
   /** Dwell-time limit / repeater-compatible payload sizes of the simulated network (default: both off, as ChirpStack). */
   regionOptions?: RegionOptions;
-  /** Minimum gap between two class C multicast transmissions of a group (ChirpStack's default is 5 s). */
+  /** Sets the simulated ChirpStack's multicast_class_c_margin (its default is 5 s). */
   classCMarginMs?: number;
   /** Data rate the devices uplink at (default: the region's SF7/125 kHz DR, 5, or 3 in US915). */
   uplinkDr?: number;
   uplinkFrequencyHz?: number;
   /** Class A RX1 delay (default 1 s). */
   rx1DelayMs?: number;
-  gatewayId?: string;
 }
 
-export interface SentFrame {
-  fCnt: number;
-  fPort: number;
-  /** TS004 DataFragment index N when the payload is one (CID 0x08), else undefined. */
-  fragN?: number;
-  atMs: number;
-  airtimeMs: number;
-}
-
-export interface GroupLossRecord {
-  groupId: string;
-  mcAddr: number;
-  sent: SentFrame[];
-  /** f_cnt of items discarded at send time (larger than the DR's maximum payload). */
-  discarded: number[];
-  /** Per member device, the f_cnt values it heard (ascending). */
-  received: Record<string, number[]>;
-}
+export type SentFrame = McSentFrame;
+export type GroupLossRecord = McLossRecord;
 
 export interface AirtimeTotals {
   uplinks: number;
@@ -60,7 +49,7 @@ export interface AirtimeTotals {
   multicastMs: number;
 }
 
-type NewEvent = { at: number; kind: 'uplink'; devEui: string } | { at: number; kind: 'multicast'; groupId: string };
+type NewEvent = { at: number; kind: 'uplink'; devEui: string } | { at: number; kind: 'call'; run: (t: number) => void };
 type Event = NewEvent & { seq: number };
 
 /** Min-heap of events by (at, seq). */
@@ -110,21 +99,14 @@ function less(a: Event, b: Event): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
-function hexKey(hex: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
-}
-
 export class SimNetwork {
   readonly region: RegionName;
-  readonly classCMarginMs: number;
   private readonly devices = new Map<string, SimulatedDevice>();
   private readonly schedule = new Schedule();
-  private readonly groupFreeAt = new Map<string, number>();
+  private readonly mcTx: MulticastTransmitter;
+  private readonly classC: ClassCUnicast;
   /** The one live uplink event of each device; older heap entries for it are stale and skipped. */
   private readonly uplinkAt = new Map<string, number>();
-  private readonly groupScheduled = new Set<string>();
-  private readonly bandFreeAt = new Map<string, number>();
-  private readonly record = new Map<string, GroupLossRecord>();
   private readonly totals: AirtimeTotals = { uplinks: 0, uplinkMs: 0, unicasts: 0, unicastMs: 0, multicasts: 0, multicastMs: 0 };
   /** Heard uplinks, and uplinks lost on the radio or from silent devices. */
   readonly uplinkStats = { heard: 0, lost: 0 };
@@ -136,17 +118,52 @@ export class SimNetwork {
 
   constructor(private readonly opts: NetworkOptions) {
     this.region = opts.region ?? 'EU868';
-    this.classCMarginMs = opts.classCMarginMs ?? 1000;
-    if (!(this.classCMarginMs >= 0)) throw new RangeError(`classCMarginMs: must be >= 0, got ${opts.classCMarginMs}`);
+    opts.chirpstack.dwellTime = opts.regionOptions?.dwellTime ?? false;
+    if (opts.classCMarginMs !== undefined) {
+      if (!(opts.classCMarginMs >= 0)) throw new RangeError(`classCMarginMs: must be >= 0, got ${opts.classCMarginMs}`);
+      opts.chirpstack.scheduler.classCMarginMs = opts.classCMarginMs;
+    }
     this.nowMs = opts.clock.now();
+    opts.chirpstack.now = () => this.currentMs();
+    const host = {
+      chirpstack: opts.chirpstack,
+      radio: opts.radio,
+      devices: this.devices,
+      at: (at: number, run: (t: number) => void) => this.push({ at, kind: 'call', run }),
+      delivered: (d: SimulatedDevice, endMs: number) => this.scheduleUplink(d, endMs),
+    };
+    this.mcTx = new MulticastTransmitter({
+      ...host,
+      airtime: (ms) => {
+        this.totals.multicasts++;
+        this.totals.multicastMs += ms;
+      },
+    });
+    this.classC = new ClassCUnicast({
+      ...host,
+      airtime: (ms) => {
+        this.totals.unicasts++;
+        this.totals.unicastMs += ms;
+      },
+    });
     for (const d of opts.devices) {
       if (!opts.chirpstack.devices.has(d.devEui)) throw new RangeError(`devices: ${d.devEui} is not provisioned in the simulated ChirpStack`);
       this.devices.set(d.devEui, d);
       this.scheduleUplink(d, this.nowMs);
     }
-    const onEnqueue = (groupId: string) => this.scheduleMulticast(groupId, this.currentMs());
+    const onEnqueue = (groupId: string) => this.mcTx.onEnqueue(groupId, this.currentMs());
+    const onDeviceEnqueue = (devEui: string) => this.classC.poke(devEui, this.currentMs());
     opts.chirpstack.onMulticastEnqueue.add(onEnqueue);
-    this.unsubscribe = () => opts.chirpstack.onMulticastEnqueue.delete(onEnqueue);
+    opts.chirpstack.onDeviceEnqueue.add(onDeviceEnqueue);
+    this.unsubscribe = () => {
+      opts.chirpstack.onMulticastEnqueue.delete(onEnqueue);
+      opts.chirpstack.onDeviceEnqueue.delete(onDeviceEnqueue);
+    };
+  }
+
+  /** multicast_class_c_margin of the simulated ChirpStack. */
+  get classCMarginMs(): number {
+    return this.opts.chirpstack.scheduler.classCMarginMs;
   }
 
   /** Simulated time the network has processed up to. */
@@ -182,7 +199,7 @@ export class SimNetwork {
         if (this.uplinkAt.get(e.devEui) !== e.at) continue;
         this.uplinkAt.delete(e.devEui);
         this.uplink(e.devEui, e.at);
-      } else this.transmitMulticast(e.groupId, e.at);
+      } else e.run(e.at);
     }
     this.nowMs = Math.max(this.nowMs, simMs);
   }
@@ -191,14 +208,9 @@ export class SimNetwork {
     return { ...this.totals };
   }
 
-  /** Per multicast group: what was sent (f_cnt, fragment N) and which device heard which f_cnt. */
+  /** Per multicast group: what was sent (f_cnt, fragment N, gateway), refused, discarded, and who heard what. */
   lossRecord(): GroupLossRecord[] {
-    return [...this.record.values()].map((r) => ({
-      ...r,
-      sent: [...r.sent],
-      discarded: [...r.discarded],
-      received: Object.fromEntries(Object.entries(r.received).map(([k, v]) => [k, [...v]])),
-    }));
+    return this.mcTx.records();
   }
 
   private currentMs(): number {
@@ -237,12 +249,6 @@ export class SimNetwork {
     this.push({ at, kind: 'uplink', devEui: d.devEui });
   }
 
-  private scheduleMulticast(groupId: string, notBefore: number): void {
-    if (this.groupScheduled.has(groupId)) return;
-    this.groupScheduled.add(groupId);
-    this.push({ at: Math.max(notBefore, this.groupFreeAt.get(groupId) ?? -Infinity), kind: 'multicast', groupId });
-  }
-
   private uplink(devEui: string, at: number): void {
     const d = this.devices.get(devEui)!;
     const up = d.transmit(at);
@@ -253,17 +259,23 @@ export class SimNetwork {
       const toa = frameAirtimeMs(this.region, dr, up.data.length, 'uplink', this.opts.regionOptions);
       this.totals.uplinks++;
       this.totals.uplinkMs += toa;
-      if (this.opts.radio.uplinkLost(devEui, fCnt)) this.uplinkStats.lost++;
+      // Heard by every gateway that is up and reaches the device; ChirpStack keeps them as the device's history.
+      const hearing: SimGateway[] = [];
+      for (const g of this.opts.chirpstack.gateways.values()) if (g.up && g.reach(devEui)) hearing.push(g);
+      if (hearing.length === 0 || this.opts.radio.uplinkLost(devEui, fCnt)) this.uplinkStats.lost++;
       else {
         this.uplinkStats.heard++;
-        this.emitUplink(rec, fCnt, up.fPort, up.data, dr, at + toa);
+        const known = rec.lastGateways;
+        if (known.length !== hearing.length || hearing.some((g, i) => known[i] !== g.gatewayId)) rec.lastGateways = hearing.map((g) => g.gatewayId);
+        this.emitUplink(rec, fCnt, up.fPort, up.data, dr, at + toa, hearing[0]!);
         this.classADownlink(d, at + toa);
+        this.classC.poke(devEui, at + toa);
       }
     }
     this.scheduleUplink(d, at);
   }
 
-  private emitUplink(rec: NonNullable<ReturnType<SimChirpStack['devices']['get']>>, fCnt: number, fPort: number, data: Uint8Array, dr: number, atMs: number): void {
+  private emitUplink(rec: NonNullable<ReturnType<SimChirpStack['devices']['get']>>, fCnt: number, fPort: number, data: Uint8Array, dr: number, atMs: number, gw: { gatewayId: string; gps: boolean }): void {
     if (!this.opts.out) return;
     const rate = dataRate(this.region, dr);
     const app = this.opts.chirpstack.applications.get(rec.applicationId);
@@ -282,11 +294,13 @@ export class SimNetwork {
       fCnt,
       fPort,
       data,
-      timeMs: Math.round(atMs),
+      // With a GNSS gateway the time is the gateway's; without, it is the network server's after de-duplication.
+      timeMs: Math.round(gw.gps ? atMs : atMs + DEDUPLICATION_DELAY_MS),
+      gpsTime: gw.gps,
       frequencyHz: this.opts.uplinkFrequencyHz ?? regionDefaults(this.region).uplink.frequencyHz,
       sf: rate.sf ?? 7,
       bwHz: rate.bwHz ?? 125000,
-      gatewayId: this.opts.gatewayId ?? '0016c001f153a14c',
+      gatewayId: gw.gatewayId,
       rssi: Math.round(-60 - 60 * loss),
       snr: Math.round((10 - 20 * loss) * 10) / 10,
       deduplicationId: deterministicUuid(this.opts.radio.cfg.seed, rec.devEui, fCnt),
@@ -307,61 +321,5 @@ export class SimNetwork {
       d.receiveUnicast(item.fPort, item.data, rx1 + toa);
       this.scheduleUplink(d, rx1 + toa);
     }
-  }
-
-  private transmitMulticast(groupId: string, at: number): void {
-    this.groupScheduled.delete(groupId);
-    const g = this.opts.chirpstack.groups.get(groupId);
-    if (!g || g.queue.length === 0) return;
-    const band = subBandFor(this.region, g.frequencyHz);
-    const start = this.slotStart(g, Math.max(at, this.bandFreeAt.get(band.name) ?? -Infinity));
-    if (start > at) {
-      this.scheduleMulticast(groupId, start);
-      return;
-    }
-    const item = this.opts.chirpstack.popMulticast(groupId)!;
-    const rec = this.groupRecord(g);
-    if (item.data.length > maxDownlinkAppPayload(this.region, g.dr, this.opts.regionOptions)) {
-      rec.discarded.push(item.fCnt);
-      if (g.queue.length > 0) this.scheduleMulticast(groupId, at);
-      return;
-    }
-    const toa = frameAirtimeMs(this.region, g.dr, item.data.length, 'downlink', this.opts.regionOptions);
-    const enc = encodeDownlinkFrame({ devAddr: g.mcAddr, fCnt: item.fCnt, fPort: item.fPort, payload: item.data, appSKey: hexKey(g.mcAppSKey), nwkSKey: hexKey(g.mcNwkSKey) });
-    const frame: MulticastFrame = { mcAddr: g.mcAddr, fCnt: item.fCnt, fPort: item.fPort, ...enc };
-    const sent: SentFrame = { fCnt: item.fCnt, fPort: item.fPort, atMs: at, airtimeMs: toa };
-    if (item.data[0] === 0x08 && item.data.length >= 3) sent.fragN = (item.data[1]! | (item.data[2]! << 8)) & 0x3fff;
-    rec.sent.push(sent);
-    this.totals.multicasts++;
-    this.totals.multicastMs += toa;
-    const stream = g.mcAddr.toString(16);
-    for (const devEui of g.devices) {
-      const heard = (rec.received[devEui] ??= []);
-      const d = this.devices.get(devEui);
-      if (!d || this.opts.radio.downlinkLost(devEui, stream, item.fCnt)) continue;
-      heard.push(item.fCnt);
-      d.receiveMulticast(frame, at + toa);
-      this.scheduleUplink(d, at + toa);
-    }
-    this.bandFreeAt.set(band.name, at + toa + dutyCycleOffTimeMs(toa, band.dutyCycle));
-    this.groupFreeAt.set(groupId, at + Math.max(toa, g.groupType === 'CLASS_C' ? this.classCMarginMs : 0));
-    if (g.queue.length > 0) this.scheduleMulticast(groupId, at);
-  }
-
-  /** Class B items go out at the group's next ping slot (every 2^periodicity s in GPS time); class C at once. */
-  private slotStart(g: SimMulticastGroup, at: number): number {
-    if (g.groupType !== 'CLASS_B') return at;
-    const period = 1000 * 2 ** (g.pingSlotPeriodicity ?? 0);
-    const gps = unixMsToGpsMs(at);
-    return at + ((period - (gps % period)) % period);
-  }
-
-  private groupRecord(g: SimMulticastGroup): GroupLossRecord {
-    let r = this.record.get(g.id);
-    if (!r) {
-      r = { groupId: g.id, mcAddr: g.mcAddr, sent: [], discarded: [], received: {} };
-      this.record.set(g.id, r);
-    }
-    return r;
   }
 }

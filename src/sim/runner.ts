@@ -4,7 +4,8 @@
  */
 import { ScaledClock } from '../codec/clock.js';
 import type { TrustedKey } from '../device/image-check.js';
-import { SimChirpStack } from './chirpstack-server.js';
+import { DEFAULT_GATEWAY_ID, SimChirpStack } from './chirpstack-server.js';
+import type { ChirpStackVersion } from './multicast-scheduler.js';
 import { createSimDevice, makeFleetSpecs } from './fleet.js';
 import { IntegrationOut } from './integration-out.js';
 import { SimNetwork } from './network.js';
@@ -27,6 +28,14 @@ export interface SimulationOptions {
   encoding?: 'json' | 'protobuf';
   speedup: number;
   classCMarginMs?: number;
+  /** ChirpStack version modelled (default 4.19; 4.12 reads MulticastGroup field 14 as nb_k). */
+  chirpstackVersion?: ChirpStackVersion;
+  /** Number of gateways of the tenant (default 1), IDs from 0016c001f153a14c up, all reaching every device. */
+  gateways?: number;
+  /** Gateways have GPS: uplinks carry rxInfo.timeSinceGpsEpoch (default false, as ChirpStack without GNSS). */
+  gatewayGps?: boolean;
+  /** The region config's repeater_compatible (default false). */
+  repeaterCompatible?: boolean;
   uplinkIntervalMs?: number;
   deviceClass: string;
   firmwareVersion: number;
@@ -40,6 +49,8 @@ export interface Provisioning {
   apiToken: string;
   applicationId: string;
   deviceProfiles: Record<'1.0.3' | '1.1.0', string>;
+  chirpstackVersion: ChirpStackVersion;
+  gatewayIds: string[];
   devices: { devEui: string; lorawan: '1.0' | '1.1'; stack: string; versions: { ts003: number; ts004: number; ts005: number }; silent: boolean }[];
   speedup: number;
   seed: number;
@@ -57,7 +68,13 @@ export interface Simulation {
 }
 
 export async function startSimulation(o: SimulationOptions): Promise<Simulation> {
-  const chirpstack = new SimChirpStack(o.apiToken ? { apiToken: o.apiToken } : {});
+  const gatewayIds = Array.from({ length: o.gateways ?? 1 }, (_, i) => (BigInt(`0x${DEFAULT_GATEWAY_ID}`) + BigInt(i)).toString(16).padStart(16, '0'));
+  const chirpstack = new SimChirpStack({
+    ...(o.apiToken ? { apiToken: o.apiToken } : {}),
+    ...(o.chirpstackVersion ? { version: o.chirpstackVersion } : {}),
+    ...(o.repeaterCompatible !== undefined ? { repeaterCompatible: o.repeaterCompatible } : {}),
+    gateways: gatewayIds.map((gatewayId) => ({ gatewayId, region: 'EU868' as const, gps: o.gatewayGps ?? false })),
+  });
   const applicationId = chirpstack.createApplication('lorafuota-sim');
   const deviceProfiles = {
     '1.0.3': chirpstack.createDeviceProfile({ name: 'sim-1.0.3-class-c', macVersion: '1.0.3', supportsClassB: true, supportsClassC: true }),
@@ -109,6 +126,8 @@ export async function startSimulation(o: SimulationOptions): Promise<Simulation>
     apiToken: chirpstack.apiToken,
     applicationId,
     deviceProfiles,
+    chirpstackVersion: chirpstack.version,
+    gatewayIds,
     devices: specs.map((s) => ({ devEui: s.devEui, lorawan: s.lorawan, stack: s.profile, versions: s.versions, silent: !!s.silent })),
     speedup: o.speedup,
     seed: o.seed,
