@@ -20,6 +20,8 @@ export interface CampaignRecord {
   spec: Omit<CampaignSpec, 'imageBase64'>;
   /** Whatever the pipeline keeps between steps (plan, group id, counters). */
   data: Record<string, string>;
+  /** Side effects a pipeline step recorded and has not finished carrying out (JSON). */
+  intents?: string;
 }
 
 export interface CampaignEvent {
@@ -138,6 +140,7 @@ export class CampaignStore {
       updatedAt: Number(h.updatedAt),
       ...(h.error ? { error: h.error } : {}),
       ...(h.clientToken ? { clientToken: h.clientToken } : {}),
+      ...(h.fx ? { intents: h.fx } : {}),
       spec: JSON.parse(h.spec ?? '{}') as CampaignRecord['spec'],
       data,
     };

@@ -40,8 +40,8 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
   const run: Run = { ctx, id, now, state, written: state, devices: new Map() };
 
   // Intents of a step that wrote its result but died before carrying out all of them.
-  if (c.data.fx) {
-    await carryOut(run, JSON.parse(c.data.fx) as Effect[]);
+  if (c.intents) {
+    await carryOut(run, JSON.parse(c.intents) as Effect[]);
     await save(run, { intents: null });
   }
   if (FINAL_STAGES.includes(state.stage)) return null;
