@@ -12,6 +12,7 @@ import type { Effect } from '../../src/campaign/effects.js';
 import { onGroupCreated, onGroupReady, onMulticastLanded } from '../../src/campaign/landing.js';
 import { onLanded } from '../../src/campaign/device-machine.js';
 import type { DeviceState, Stage } from '../../src/campaign/model.js';
+import type { DeviceSnapshot } from '../../src/device/app-layer.js';
 import type { CampaignSpecInput } from '../../src/campaign/schema.js';
 import type { CampaignState } from '../../src/campaign/state.js';
 import { keysNeeded, step, type DeviceAnswer, type StepResult } from '../../src/campaign/step.js';
@@ -80,7 +81,7 @@ export class PipelineHarness {
   readonly stages: Stage[] = [];
   readonly cs: SimChirpStack;
   readonly net: SimNetwork;
-  readonly sim: (SimulatedDevice & { readonly state: { runningVersion: number } })[];
+  readonly sim: (SimulatedDevice & { readonly state: DeviceSnapshot })[];
   readonly stacks = new Map<string, string>();
   readonly image: Uint8Array;
   readonly spec: CampaignSpecInput;
@@ -307,6 +308,19 @@ export class PipelineHarness {
     const out: Record<string, number> = {};
     for (const d of this.devices.values()) out[d.s] = (out[d.s] ?? 0) + 1;
     return out;
+  }
+
+  /** Effects of one kind carried out for one device. */
+  unicastsTo(devEui: string): Extract<Effect, { kind: 'unicast' }>[] {
+    const out: Extract<Effect, { kind: 'unicast' }>[] = [];
+    for (const { effect } of this.effects) if (effect.kind === 'unicast' && effect.devEui === devEui) out.push(effect);
+    return out;
+  }
+
+  /** Lets the network (devices' uplinks, queued downlinks) run on to `ms` without stepping the campaign. */
+  idle(ms: number): void {
+    this.now += ms;
+    this.net.advanceTo(this.now);
   }
 
   /** Fragment numbers that went on air, in order. */
