@@ -108,7 +108,7 @@ describe('set-up stragglers', () => {
     // The late devices were offered the session once set up, starting no earlier than the fleet's (in their own
     // clock, once its error is known).
     for (const eui of lateEuis) {
-      const req = h.unicastsTo(eui).flatMap((e) => e.commands).findLast((c) => c.type === 'McClassCSessionReq');
+      const req = h.unicastsTo(eui).flatMap((e) => e.commands).filter((c) => c.type === 'McClassCSessionReq').at(-1);
       if (req?.type !== 'McClassCSessionReq') throw new Error('no session request');
       const sk = h.devices.get(eui)!.sk ?? 0;
       expect(req.sessionTime + sk).toBeGreaterThanOrEqual(h.state.session!.timeGps);
