@@ -48,6 +48,9 @@ describe('step: prepare and group', () => {
     if (create.kind !== 'createGroup') throw new Error('createGroup expected');
     expect(create.params.mcAddr).toBe(0x11223344);
     expect(create.params.mcAppSKey).toHaveLength(16);
+    // A group ChirpStack already created (a step cut short after it) is not created again.
+    const again = step({ state: handState('group'), devices: new Map(), answers: [], now: NOW });
+    expect(again.effects.map((e) => e.kind)).toEqual(['checkProfiles', 'fillGroup']);
   });
 });
 

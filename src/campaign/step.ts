@@ -163,9 +163,9 @@ export function step(input: StepInput): StepResult {
     const m = spec.multicast;
     const groupType = m.groupType === 'B' ? 'CLASS_B' : 'CLASS_C';
     const devEuis = spec.devices.map((x) => x.devEui);
-    return result(state, d, [
-      { kind: 'checkProfiles', devEuis, groupType },
-      {
+    const effects: Effect[] = [{ kind: 'checkProfiles', devEuis, groupType }];
+    if (!g.groupId) {
+      effects.push({
         kind: 'createGroup',
         group: 0,
         params: {
@@ -180,9 +180,10 @@ export function step(input: StepInput): StepResult {
           frequencyHz: m.frequencyHz,
           ...(m.groupType === 'B' ? { pingSlotPeriodicity: m.classBPeriodicity } : {}),
         },
-      },
-      { kind: 'fillGroup', group: 0, devEuis, gatewayIds: m.gatewayIds },
-    ], now);
+      });
+    }
+    effects.push({ kind: 'fillGroup', group: 0, devEuis, gatewayIds: m.gatewayIds });
+    return result(state, d, effects, now);
   }
 
   const uplinkMs = spec.timing.uplinkIntervalS * 1000;
@@ -205,7 +206,7 @@ export function step(input: StepInput): StepResult {
           if (ready === 0) {
             state.stage = 'failed';
             state.error = 'no device completed the set-up';
-            return result(state, d, [], 0);
+            return result(state, d, [], null);
           }
           // The session request reaches each device on its next uplink; leave room for its retries (up to five
           // lost downlinks), so that hardly any device opens its window late: a late device needs more fragments

@@ -180,7 +180,11 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
           await save(run);
         }
         const data =
-          e.kind === 'fragment' ? encodeDataFragment(fragIndex, e.n, (await encoderFor(ctx, run.id, grp)).fragment(e.n)) : Buffer.from(e.kind === 'statusRequest' ? e.hex : '', 'hex');
+          e.kind === 'fragment'
+            ? encodeDataFragment(fragIndex, e.n, (await encoderFor(ctx, run.id, grp)).fragment(e.n))
+            : e.kind === 'statusRequest'
+              ? Buffer.from(e.hex, 'hex')
+              : new Uint8Array(0);
         const fCnt = await cs.enqueueMulticast(grp.groupId!, { fPort: port, data, expectFCnt: grp.mcFCnt });
         run.state = onMulticastLanded(run.state, pending, fCnt);
         // The next frame's intent goes with this one's result.
