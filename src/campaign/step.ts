@@ -5,37 +5,22 @@
  *
  * prepare -> group -> setup -> session -> broadcast <-> status -> apply -> cleanup -> done
  */
-import { decodeCommands, encodeCommands, packageForPort, type Versions } from '../codec/frame.js';
+import { encodeCommands } from '../codec/frame.js';
 import { gpsToUnixMs, unixMsToGps } from '../codec/gpstime.js';
-import { dataBlockIntKey, encryptMcKey, mcKEKey, mcRootKey, mcSessionKeys } from '../codec/keys.js';
-import { dataBlockMic } from '../codec/mic.js';
-import {
-  nextRequest,
-  onAnswer,
-  onCancel,
-  onKeyError,
-  onRuleMismatch,
-  onSent,
-  onTimeout,
-  type MachineContext,
-} from './device-machine.js';
-import { apply, count, newDraft, type Draft } from './draft.js';
+import { mcSessionKeys } from '../codec/keys.js';
+import { count, newDraft, type Draft } from './draft.js';
 import type { Effect } from './effects.js';
 import { FINAL_STAGES, type DeviceState, type Stage } from './model.js';
 import { checkApply, evaluateStatus } from './repair-round.js';
-import type { CampaignState, GroupState } from './state.js';
+import type { CampaignState } from './state.js';
+import { dispatch, foldAnswers, machineContext, needsKeys, type DeviceAnswer } from './step-devices.js';
+import { cancel, report } from './step-end.js';
+
+export { machineContext, needsKeys, versionsOf, type DeviceAnswer } from './step-devices.js';
+export { report } from './step-end.js';
 
 /** Fragments enqueued ahead of the planner's schedule, so ChirpStack's queue never runs dry between steps. */
 export const LOOKAHEAD = 8;
-
-/** One device answer from the uplink intake. */
-export interface DeviceAnswer {
-  id: string;
-  devEui: string;
-  fPort: number;
-  hex: string;
-  timeMs: number;
-}
 
 export interface StepInput {
   state: CampaignState;
@@ -62,71 +47,15 @@ export interface StepResult {
   nextAt: number | null;
 }
 
-export function versionsOf(s: DeviceState): Versions {
-  return { ts004: s.v?.[1] === 2 ? 2 : 1, ts005: s.v?.[2] === 2 ? 2 : 1 };
-}
-
-export function machineContext(c: CampaignState, g: GroupState, now: number): MachineContext {
-  const s = c.spec;
-  return {
-    nowMs: now,
-    ports: s.ports,
-    fragIndex: s.fragmentation.fragIndex,
-    mcGroupId: g.mcGroupId,
-    mcAddr: g.mcAddr,
-    groupType: s.multicast.groupType,
-    nbFrag: g.plan.nbFrag,
-    fragSize: g.plan.fragSize,
-    padding: g.plan.padding,
-    blockAckDelay: s.fragmentation.blockAckDelay,
-    descriptor: parseInt(s.fragmentation.descriptor, 16) >>> 0,
-    dr: s.multicast.dr,
-    frequencyHz: s.multicast.frequencyHz,
-    classBPeriodicity: s.multicast.classBPeriodicity,
-    sessionTimeOut: g.plan.sessionTimeOut,
-    ...(c.session ? { sessionTimeGps: c.session.timeGps, sessionEndGps: unixMsToGps(c.session.endMs) } : {}),
-    sessionLeadS: 4 * s.timing.uplinkIntervalS,
-    targetVersion: c.targetVersion,
-    rebootDelayS: s.timing.rebootDelayS,
-    // The request waits for the device's next uplink (one interval plus jitter) and the answer follows at once.
-    answerTimeoutMs: 1.25 * s.timing.uplinkIntervalS * 1000 + 10_000,
-    retries: s.timing.unicastRetries,
-    statusSentN: g.status.sentN,
-  };
-}
-
 /** Whether this step looks at the devices: during the broadcast only every half uplink interval. */
 export function devicesDue(c: CampaignState, now: number): boolean {
   return c.stage !== 'broadcast' || now - c.lastDeviceStepMs >= (c.spec.timing.uplinkIntervalS * 1000) / 2;
-}
-
-/** Devices whose next request needs key material: McGroupSetupReq, and a v2 FragSessionSetupReq (its MIC). */
-export function needsKeys(st: DeviceState): boolean {
-  return !st.o && st.s === 'Pending' && ((st.p === 'discover' && !st.v?.[2]) || (st.p === 'fragSetup' && st.v?.[1] === 2));
 }
 
 /** The devices whose root keys the caller must supply for this step. */
 export function keysNeeded(c: CampaignState, devices: ReadonlyMap<string, DeviceState>, now: number): string[] {
   if (c.cancel || FINAL_STAGES.includes(c.stage) || c.stage === 'prepare' || c.stage === 'group' || !devicesDue(c, now)) return [];
   return [...devices].filter(([, st]) => needsKeys(st)).map(([eui]) => eui);
-}
-
-export function report(c: CampaignState, devices: ReadonlyMap<string, DeviceState>, now: number): Record<string, unknown> {
-  const byStatus: Record<string, number> = {};
-  for (const s of devices.values()) byStatus[s.s] = (byStatus[s.s] ?? 0) + 1;
-  const updated = byStatus.Updated ?? 0;
-  const g = c.groups[0];
-  return {
-    type: 'report',
-    devices: devices.size,
-    updated,
-    failed: devices.size - updated,
-    byStatus,
-    fragmentsSent: g.fragmentsSent,
-    repairRounds: g.repair.rounds,
-    airtimeSeconds: g.airtimeMs / 1000,
-    simulatedSeconds: (now - (c.startedAtMs ?? now)) / 1000,
-  };
 }
 
 function result(state: CampaignState, d: Draft, effects: Effect[], nextAt: number | null): StepResult {
@@ -138,7 +67,10 @@ export function step(input: StepInput): StepResult {
   const state: CampaignState = structuredClone(input.state);
   const d = newDraft(input.devices);
   if (FINAL_STAGES.includes(state.stage)) return result(state, d, [], null);
-  if (state.cancel) return cancel(state, d, now);
+  if (state.cancel) {
+    const c = cancel(state, d, now);
+    return result(c.state, d, c.effects, null);
+  }
   const g = state.groups[0];
   const spec = state.spec;
 
@@ -286,111 +218,4 @@ export function step(input: StepInput): StepResult {
     return result(state, d, effects, now);
   }
   return result(state, d, effects, now + delay);
-}
-
-/** Folds new answers into the device states; expires outstanding requests. */
-function foldAnswers(c: CampaignState, g: GroupState, d: Draft, mctx: MachineContext, answers: readonly DeviceAnswer[]): void {
-  for (const a of answers) {
-    c.ansCursor = a.id;
-    const st = d.devices.get(a.devEui);
-    const pkg = packageForPort(a.fPort, c.spec.ports);
-    if (!st || !pkg || pkg === 'ts003') continue;
-    const dec = decodeCommands(pkg, 'uplink', Buffer.from(a.hex, 'hex'), versionsOf(st));
-    if (dec.error || dec.unknownCid) {
-      d.events.push({
-        type: 'badAnswer',
-        devEui: a.devEui,
-        port: a.fPort,
-        hex: a.hex,
-        error: dec.error?.message ?? `unknown CID 0x${dec.unknownCid!.cid.toString(16)} at byte ${dec.unknownCid!.offset}`,
-      });
-    }
-    if (dec.commands.length === 0) continue;
-    const t = onAnswer(st, pkg, dec.commands, mctx, a.timeMs);
-    apply(d, a.devEui, t);
-  }
-  for (const [eui, st] of d.devices) {
-    // The campaign's multicast stream uses one parity rule: a device of the other TS004 version cannot decode it.
-    if (st.p === 'fragSetup' && st.s === 'Pending' && st.v && st.v[1] !== g.ruleVersion) {
-      apply(d, eui, onRuleMismatch(st, g.ruleVersion, mctx.nowMs));
-      continue;
-    }
-    if (st.o && st.o.ok && mctx.nowMs - st.o.at > mctx.answerTimeoutMs) apply(d, eui, onTimeout(st, mctx));
-  }
-}
-
-/** Chooses each device's next request and records it as outstanding; re-sends the unlanded ones. */
-function dispatch(c: CampaignState, g: GroupState, d: Draft, mctx: MachineContext, input: StepInput, effects: Effect[]): void {
-  const mcKey = Buffer.from(g.mcKeyHex, 'hex');
-  const lw = new Map(c.spec.devices.map((x) => [x.devEui, x.lorawan]));
-  for (const [eui, st] of d.devices) {
-    const keyError = input.keyErrors?.get(eui);
-    if (keyError !== undefined && st.s === 'Pending' && needsKeys(st)) {
-      apply(d, eui, onKeyError(st, keyError, mctx.nowMs));
-      continue;
-    }
-    if (st.o && !st.o.ok) {
-      const pkg = packageForPort(st.o.port, c.spec.ports) ?? 'ts004';
-      const dec = decodeCommands(pkg, 'downlink', Buffer.from(st.o.hex, 'hex'), versionsOf(st));
-      effects.push({ kind: 'unicast', devEui: eui, pkg, port: st.o.port, commands: dec.commands, hex: st.o.hex, retry: true });
-      continue;
-    }
-    const root = needsKeys(st) ? input.rootKeys?.get(eui) : undefined;
-    const image = input.image;
-    const keys = root
-      ? {
-          mcKeyEncrypted: encryptMcKey(mcKEKey(mcRootKey(root, lw.get(eui) ?? '1.0')), mcKey),
-          ...(image
-            ? {
-                fragSetupMic: (sessionCnt: number) =>
-                  dataBlockMic(dataBlockIntKey(root), { sessionCnt, fragIndex: mctx.fragIndex, descriptor: mctx.descriptor, data: image }),
-              }
-            : {}),
-        }
-      : undefined;
-    const req = nextRequest(st, { ...mctx, keys });
-    if (!req) continue;
-    const bytes = encodeCommands(req.pkg, 'downlink', req.commands, versionsOf(st));
-    const port = c.spec.ports[req.pkg];
-    const hex = Buffer.from(bytes).toString('hex');
-    apply(d, eui, onSent(st, port, hex, mctx.nowMs));
-    effects.push({ kind: 'unicast', devEui: eui, pkg: req.pkg, port, commands: req.commands, hex, retry: false });
-  }
-  for (const [eui, { pkg, commands }] of d.replies) {
-    const st = d.devices.get(eui);
-    const hex = Buffer.from(encodeCommands(pkg, 'downlink', commands, st ? versionsOf(st) : {})).toString('hex');
-    effects.push({ kind: 'reply', devEui: eui, pkg, port: c.spec.ports[pkg], commands, hex });
-  }
-}
-
-/** Cancellation: pending devices end Cancelled, set-up devices are asked to drop the session and the group. */
-function cancel(state: CampaignState, d: Draft, now: number): StepResult {
-  const g = state.groups[0];
-  const s = state.spec;
-  const effects: Effect[] = [];
-  if (g.groupId) effects.push({ kind: 'deleteGroup', group: 0, groupId: g.groupId });
-  const fragDelete = [{ type: 'FragSessionDeleteReq' as const, fragIndex: s.fragmentation.fragIndex }];
-  const groupDelete = [{ type: 'McGroupDeleteReq' as const, mcGroupId: g.mcGroupId }];
-  const fragHex = Buffer.from(encodeCommands('ts004', 'downlink', fragDelete)).toString('hex');
-  const groupHex = Buffer.from(encodeCommands('ts005', 'downlink', groupDelete)).toString('hex');
-  // Stop what is queued for the devices, then ask those that were set up to drop the session and the group.
-  for (const eui of d.devices.keys()) effects.push({ kind: 'flushDeviceQueue', devEui: eui });
-  let cancelled = 0;
-  for (const [eui, st] of [...d.devices]) {
-    if (st.p !== 'discover' && st.p !== 'final') {
-      effects.push({ kind: 'reply', devEui: eui, pkg: 'ts004', port: s.ports.ts004, commands: fragDelete, hex: fragHex });
-      effects.push({ kind: 'reply', devEui: eui, pkg: 'ts005', port: s.ports.ts005, commands: groupDelete, hex: groupHex });
-    }
-    const t = onCancel(st, now);
-    if (t.state !== st) {
-      d.devices.set(eui, t.state);
-      d.changed.set(eui, t.state);
-      cancelled++;
-    }
-  }
-  d.events.push({ type: 'cancelled', devices: cancelled });
-  d.events.push(report(state, d.devices, now));
-  state.stage = 'cancelled';
-  effects.push({ kind: 'release' });
-  return result(state, d, effects, null);
 }
