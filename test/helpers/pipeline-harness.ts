@@ -47,6 +47,8 @@ export interface HarnessOptions {
   spec?: (s: CampaignSpecInput) => CampaignSpecInput;
   /** Wraps simulated devices (fault injection: deaf, late). */
   wrap?: (d: SimulatedDevice, i: number) => SimulatedDevice;
+  /** Where heard uplinks go instead of the harness's own intake (to drive the real worker shell). */
+  uplinks?: (u: { devEui: string; fPort: number; fCnt: number; data: Uint8Array; timeMs: number }) => void;
 }
 
 /** A device that hears no unicast downlink before `untilMs` (a set-up straggler). */
@@ -124,7 +126,7 @@ export class PipelineHarness {
       devices: onAir,
       chirpstack: this.cs,
       radio: new Radio({ seed: o.seed, loss: o.loss, model: 'uniform', badFraction: 0.1, badFactor: 2, silentFraction: 0 }),
-      out: { emit: (e) => this.uplink(e.devEui, e.fPort, e.data, e.timeMs) },
+      out: { emit: (e) => (o.uplinks ? o.uplinks(e) : this.uplink(e.devEui, e.fPort, e.data, e.timeMs)) },
       classCMarginMs: 2000,
     });
     const base: CampaignSpecInput = {

@@ -82,7 +82,8 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
     // written, so the stage says it is over only when it is; the release comes last.
     const before = res.effects.filter((e) => e.kind !== 'release');
     const after = res.effects.filter((e) => e.kind === 'release');
-    if (before.length) await save(run, { intents: JSON.stringify(intents) });
+    const beforeIntents = before.filter((e) => !isSelfBracketed(e));
+    if (beforeIntents.length) await save(run, { intents: JSON.stringify(beforeIntents) });
     await carryOut(run, before);
     run.state = res.state;
     await save(run, { devices: res.devices, events: res.events, intents: after.length ? JSON.stringify(after) : null });

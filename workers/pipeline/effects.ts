@@ -202,7 +202,13 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
     case 'deleteGroup':
       for (const e of batch) {
         if (e.kind !== 'deleteGroup') continue;
-        const queued = await cs.listMulticastQueue(e.groupId);
+        let queued: unknown[];
+        try {
+          queued = await cs.listMulticastQueue(e.groupId);
+        } catch (err) {
+          if ((err as { code?: number }).code === grpcStatus.NOT_FOUND) continue; // deleted by an earlier attempt
+          throw err;
+        }
         // A group is never deleted with fragments still queued: flush first (they could not be sent after the session).
         if (queued.length) {
           ctx.log.info({ campaign: run.id, queued: queued.length }, 'flushing multicast queue before delete');
