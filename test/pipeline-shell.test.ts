@@ -124,3 +124,76 @@ describe('the worker shell in virtual time, with steps cut short', () => {
     expect(ev.filter((e) => e.type === 'stage').map((e) => e.stage).at(-1)).toBe('done');
   });
 });
+
+describe('the worker shell: cancel during the broadcast, with the clean-up cut short', () => {
+  const heard: NormalizedUplink[] = [];
+  const h = new PipelineHarness({
+    devices: 6,
+    loss: 0.1,
+    seed: 72,
+    uplinks: (u) => heard.push({ devEui: u.devEui, applicationId: '', fPort: u.fPort, fCnt: u.fCnt, data: u.data, timeMs: u.timeMs, deduplicationId: randomUUID() }),
+  });
+  const prefix = `lfshell-${randomUUID().slice(0, 8)}`;
+  let redis: Redis;
+  let store: CampaignStore;
+  let chirpstack: ChirpStackClient;
+  let id: string;
+  let now = T0;
+  let crashed = 0;
+
+  beforeAll(async () => {
+    const port = await h.cs.listen('127.0.0.1', 0);
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    store = new CampaignStore(redis, prefix);
+    chirpstack = new ChirpStackClient({ target: `127.0.0.1:${port}`, apiToken: h.cs.apiToken, tls: false });
+    const ctx: WorkerContext = { store, queue: {} as Queue, chirpstack, clock: { now: () => now }, log: pino({ level: 'silent' }), wallDelay: (ms) => ms, rootKeys: new Map(), close: async () => {} };
+    const realFlush = chirpstack.flushDeviceQueue.bind(chirpstack);
+    let flushes = 0;
+    chirpstack.flushDeviceQueue = async (eui: string) => {
+      if (++flushes === 3) {
+        crashed++;
+        throw new Error('killed');
+      }
+      return realFlush(eui);
+    };
+    const { spec, image, plan, targetVersion } = prepareCampaign(h.spec);
+    ({ id } = await store.create(spec, image, { plan: JSON.stringify(plan), targetVersion: String(targetVersion), ruleVersion: '1' }));
+    let cancelled = false;
+    for (let steps = 0; steps < 5000; steps++) {
+      h.net.advanceTo(now);
+      await processUplinks(ctx, heard.splice(0));
+      if (!cancelled && (await store.get(id))!.stage === 'broadcast' && h.fragmentsOnAir().length >= 3) cancelled = await store.requestCancel(id);
+      let delay: number | null;
+      try {
+        delay = await advance(ctx, id);
+      } catch {
+        continue;
+      }
+      if (delay === null) break;
+      now += delay;
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    chirpstack?.close();
+    h.cs.stop();
+    h.net.close();
+    await store?.purgeAll();
+    redis?.disconnect();
+  });
+
+  it('ends cancelled: devices Cancelled, group deleted, set-up devices told to drop session and group', async () => {
+    expect(crashed).toBe(1);
+    const c = (await store.get(id))!;
+    expect(c.stage).toBe('cancelled');
+    const devs = await store.devices(id);
+    expect([...devs.values()].every((d) => d.s === 'Cancelled' && d.p === 'final')).toBe(true);
+    expect(h.cs.groups.size).toBe(0);
+    expect(await redis.hget(store.keys.campaign(id), 'fx')).toBeNull();
+    expect(await store.campaignOf(h.sim[0]!.devEui)).toBeNull();
+    const ev = await store.readEvents(id, '0', 0, 100_000);
+    expect(ev.filter((e) => e.type === 'cancelled')).toEqual([expect.objectContaining({ devices: 6 })]);
+    h.net.advanceTo(now + 15 * 60_000);
+    for (const d of h.sim) expect(d.state.groups).toEqual([]);
+  });
+});
