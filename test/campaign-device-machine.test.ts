@@ -74,8 +74,9 @@ describe('device state machine', () => {
     s = onAnswer(s, 'ts005', [{ type: 'McClassCSessionAns', mcGroupId: 0, startMissed: true, drError: false, freqError: false, mcGroupUndefined: false }], c, 0).state;
     expect([s.p, s.sr]).toEqual(['ready', 1]);
     const req = nextRequest(s, c)!.commands[0]!;
+    if (req.type !== 'McClassCSessionReq') throw new Error(`unexpected ${req.type}`);
     expect(req.sessionTime).toBe(1_500_000_100 + ctx.sessionLeadS);
-    expect(2 ** (req.timeOut as number)).toBeGreaterThanOrEqual(c.sessionEndGps - (req.sessionTime as number));
+    expect(2 ** req.timeOut).toBeGreaterThanOrEqual(c.sessionEndGps - req.sessionTime);
     s = { ...s, p: 'session', sr: 2 };
     s = onAnswer(s, 'ts005', [{ type: 'McClassCSessionAns', mcGroupId: 0, startMissed: true, drError: false, freqError: false, mcGroupUndefined: false }], c, 0).state;
     expect([s.s, s.r]).toEqual(['SessionError', 'McClassCSessionAns: startMissed']);

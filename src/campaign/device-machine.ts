@@ -4,16 +4,18 @@
  * `onAnswer` folds a decoded uplink into the state; `nextRequests` says which downlinks the device needs now.
  * Requests are plain command objects (src/codec); the worker encodes, enqueues and records them. No I/O here.
  */
-import type { PackageName } from '../codec/frame.js';
+import type { AnyCommand, PackageName } from '../codec/frame.js';
 import { unixMsToGps } from '../codec/gpstime.js';
+import type { FragSessionSetupAns, FragSessionSetupReq } from '../codec/ts004.js';
+import type { McClassBSessionAns, McClassCSessionAns } from '../codec/ts005.js';
 import type { DeviceState, DeviceStatus, DevicePhase } from './model.js';
 
 export type { PackageName };
 export const PACKAGE_INDEX: Record<PackageName, number> = { ts003: 0, ts004: 1, ts005: 2, ts006: 3 };
 const PACKAGE_ID: Record<number, PackageName> = { 1: 'ts003', 3: 'ts004', 2: 'ts005', 4: 'ts006' };
 
-/** A command object as the codecs take it (`type` plus the spec's fields). */
-export type Cmd = { type: string } & Record<string, unknown>;
+/** A command object as the codecs take it: the codec's typed union. */
+export type Cmd = AnyCommand;
 
 export interface Request {
   pkg: PackageName;
@@ -49,6 +51,8 @@ export interface MachineContext {
   /** How long to wait for an answer before re-sending (simulated ms). */
   answerTimeoutMs: number;
   retries: number;
+  /** Highest fragment N sent when the current FragSessionStatusReq went out (recorded with each status answer). */
+  statusSentN?: number;
   /** Per-device key material, fetched by the worker for devices that need it. */
   keys?: { mcKeyEncrypted: Uint8Array; fragSetupMic?: (sessionCnt: number) => Uint8Array } | undefined;
 }
@@ -76,7 +80,7 @@ function needsCleanup(p: DevicePhase): boolean {
   return p !== 'discover' && p !== 'final' && p !== 'cleanup';
 }
 
-function setupError(a: Cmd): [DeviceStatus, string] | null {
+function setupError(a: FragSessionSetupAns): [DeviceStatus, string] | null {
   if (a.fragAlgoUnsupported) return ['FragAlgoUnsupported', 'FragSessionSetupAns: FragAlgo unsupported'];
   if (a.notEnoughMemory) return ['NotEnoughMemory', 'FragSessionSetupAns: not enough memory'];
   if (a.fragIndexUnsupported) return ['FragIndexUnsupported', 'FragSessionSetupAns: FragIndex unsupported'];
@@ -85,8 +89,9 @@ function setupError(a: Cmd): [DeviceStatus, string] | null {
   return null;
 }
 
-function sessionError(a: Cmd): string | null {
-  const bits = ['mcGroupUndefined', 'freqError', 'drError', 'startMissed'].filter((k) => a[k]);
+function sessionError(a: McClassCSessionAns | McClassBSessionAns): string | null {
+  const flags = { mcGroupUndefined: a.mcGroupUndefined, freqError: a.freqError, drError: a.drError, startMissed: a.startMissed };
+  const bits = Object.entries(flags).filter(([, v]) => v).map(([k]) => k);
   return bits.length ? `McClass${a.type === 'McClassBSessionAns' ? 'B' : 'C'}SessionAns: ${bits.join(', ')}` : null;
 }
 
@@ -105,10 +110,10 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
   for (const c of cmds) {
     switch (c.type) {
       case 'PackageVersionAns': {
-        const name = PACKAGE_ID[c.packageIdentifier as number];
+        const name = PACKAGE_ID[c.packageIdentifier];
         if (!name) break;
         const v: [number, number, number, number] = s.v ? [...s.v] : [0, 0, 0, 0];
-        v[PACKAGE_INDEX[name]] = c.packageVersion as number;
+        v[PACKAGE_INDEX[name]] = c.packageVersion;
         s.v = v;
         break;
       }
@@ -140,7 +145,7 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
         // (PROTOCOL.md §11.2 item 7): the device opens its window `skew` seconds late (or early, if negative).
         // Offer it the session again with the start moved by its error, so the window opens on time whatever its
         // clock says (an unsynchronised LBM, TimeToStart 0xFFFFFF, opens its window at once and needs nothing).
-        const tts = (c.timeToStart as number) ?? 0;
+        const tts = c.timeToStart ?? 0;
         const sentStart = sessionTimeOf(s0.o?.hex) ?? ctx.sessionTimeGps;
         const skew = sentStart === undefined || tts === 0xffffff ? 0 : tts - (sentStart - unixMsToGps(uplinkMs));
         if (Math.abs(skew - (s.sk ?? 0)) > MAX_CLOCK_SKEW_S && (s.sr ?? 0) < 2 && ctx.sessionEndGps !== undefined) {
@@ -153,23 +158,23 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
         const flags =
           (c.notEnoughMatrixMemory || c.memoryError ? 1 : 0) | (c.micError ? 2 : 0) | (c.sessionDoesNotExist ? 4 : 0);
         if (s.fs) s.pf = [s.fs[0], s.fs[1], s.fs[3]];
-        s.fs = [c.nbFragReceived as number, c.missingFrag as number, flags, s.fs?.[3] ?? 0];
+        s.fs = [c.nbFragReceived, c.missingFrag, flags, ctx.statusSentN ?? s.fs?.[3] ?? 0];
         if (s.p === 'listening' && flags & 1) s = finish(s, 'NotEnoughMemory', 'FragSessionStatusAns: decoder memory exhausted', now);
         else if (s.p === 'listening' && flags & 2 && c.missingFrag === 0) s = finish(s, 'MICError', 'FragSessionStatusAns: MIC error', now);
         break;
       }
       case 'FragDataBlockReceivedReq':
-        replies.push({ pkg: 'ts004', commands: [{ type: 'FragDataBlockReceivedAns', fragIndex: c.fragIndex as number }] });
+        replies.push({ pkg: 'ts004', commands: [{ type: 'FragDataBlockReceivedAns', fragIndex: c.fragIndex }] });
         if (s.p !== 'listening' && s.p !== 'session') break;
         if (c.micError) s = finish(s, 'MICError', 'FragDataBlockReceivedReq: MIC error, block discarded', now);
         else s = to(s, 'complete', now);
         break;
       case 'DevUpgradeImageAns': {
         if (s.p !== 'upgrade') break;
-        const st = c.status as number;
+        const st = c.status;
         if (st === 3) {
           if (c.nextFirmwareVersion === ctx.targetVersion) s = to(s, 'reboot', now);
-          else s = finish(s, 'ImageRejected', `DevUpgradeImageAns: valid image but version ${hex32(c.nextFirmwareVersion as number)}`, now);
+          else s = finish(s, 'ImageRejected', `DevUpgradeImageAns: valid image but version ${hex32(c.nextFirmwareVersion ?? 0)}`, now);
         } else if (st === 0) {
           // Nothing reassembled yet: back to listening; the campaign sizes its next repair by the upper bound.
           s = to(s, 'listening', now, { np: (s.np ?? 0) + 1 });
@@ -181,17 +186,17 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
       case 'DevRebootCountdownAns':
       case 'DevRebootTimeAns': {
         if (s.p !== 'reboot') break;
-        const left = (c.countdown ?? c.rebootTime ?? 0) as number;
+        const left = c.type === 'DevRebootCountdownAns' ? c.countdown : c.rebootTime;
         if (left === 0) s = finish(s, 'ImageRejected', `${c.type}: device refused the reboot`, now);
         // Ask for the version once the reboot time has passed (plus one answer time-out of slack).
         else s = to(s, 'verify', now, { w: uplinkMs + left * 1000 });
         break;
       }
       case 'DevVersionAns': {
-        s.fw = c.fwVersion as number;
+        s.fw = c.fwVersion;
         if (s.p !== 'verify') break;
         if (c.fwVersion === ctx.targetVersion) s = finish(s, 'Updated', `running ${hex32(ctx.targetVersion)}`, now);
-        else s = finish(s, 'ImageRejected', `after reboot still running ${hex32(c.fwVersion as number)}`, now);
+        else s = finish(s, 'ImageRejected', `after reboot still running ${hex32(c.fwVersion)}`, now);
         break;
       }
       case 'FragSessionDeleteAns':
@@ -246,7 +251,7 @@ export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null
     }
     case 'fragSetup': {
       const v2 = s.v?.[1] === 2;
-      const base: Cmd = {
+      const base: FragSessionSetupReq = {
         type: 'FragSessionSetupReq',
         fragIndex: ctx.fragIndex,
         mcGroupBitMask: 1 << ctx.mcGroupId,
@@ -353,4 +358,51 @@ function sessionTimeOf(hex: string | undefined): number | undefined {
 
 function hex32(n: number): string {
   return '0x' + (n >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Event of a transition that changed the device's phase or status. */
+function changeEvent(before: DeviceState, after: DeviceState): Record<string, unknown> | undefined {
+  if (before.p === after.p && before.s === after.s) return undefined;
+  return { type: 'device', phase: after.p, status: after.s, ...(after.r !== undefined && after.s !== before.s ? { reason: after.r } : {}) };
+}
+
+function transition(before: DeviceState, after: DeviceState): Transition {
+  const event = changeEvent(before, after);
+  return { state: after, ...(event ? { event } : {}) };
+}
+
+/** The request for the device's phase was recorded for sending (the worker enqueues it next, then calls `onLanded`). */
+export function onSent(s: DeviceState, port: number, hex: string, now: number): Transition {
+  const p = phaseAfterSend(s.p);
+  const next: DeviceState = { ...s, p, o: { port, hex, at: now, n: 1, ok: false } };
+  if (p !== s.p) next.t = now;
+  return transition(s, next);
+}
+
+/** The outstanding request is known to be in the device's ChirpStack queue. */
+export function onLanded(s: DeviceState): DeviceState {
+  return s.o ? { ...s, o: { ...s.o, ok: true } } : s;
+}
+
+/** The device runs the other TS004 version than the campaign's parity rule: it cannot decode the stream. */
+export function onRuleMismatch(s: DeviceState, ruleVersion: number, now: number): Transition {
+  const v = s.v?.[1] ?? 0;
+  return transition(s, finish(s, 'PackageNotSupported', `TS004 v${v} device; this campaign sends the v${ruleVersion} parity code (run a separate campaign)`, now));
+}
+
+/** The device's root key could not be read: it cannot be given the multicast key. */
+export function onKeyError(s: DeviceState, error: string, now: number): Transition {
+  return transition(s, finish(s, 'McGroupError', error, now));
+}
+
+/** The campaign decided the device has (or should be asked whether it has) the image: ask it to upgrade. */
+export function markComplete(s: DeviceState, now: number): Transition {
+  return transition(s, to(s, 'complete', now));
+}
+
+/** The campaign was cancelled: a pending device ends here (the worker asks set-up devices to drop the session). */
+export function onCancel(s: DeviceState, now: number): Transition {
+  if (s.s !== 'Pending') return { state: s };
+  const { o: _o, ...rest } = s;
+  return transition(s, { ...rest, s: 'Cancelled', r: 'campaign cancelled', p: 'final', t: now });
 }

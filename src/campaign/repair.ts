@@ -31,7 +31,7 @@ export function estimateDeficit(r: StatusReport, nbFrag: number, lossCap = MAX_L
   const sent = Math.max(r.sentN, 1);
   if (r.ts004 === 2) {
     // Remaining-unknowns semantics; NbFragReceived = last N - lost uncoded.
-    const loss = clamp(1 - r.nbFragReceived / sent, 0, MAX_LOSS);
+    const loss = clamp(1 - r.nbFragReceived / sent, 0, lossCap);
     return { deficit: r.missingFrag, upper: r.missingFrag, loss };
   }
   // v1: LoRaMac-node reports MissingFrag = uncoded fragments seen lost so far (8-bit, cumulative) and

@@ -20,6 +20,8 @@ export interface CampaignRecord {
   spec: Omit<CampaignSpec, 'imageBase64'>;
   /** Whatever the pipeline keeps between steps (plan, group id, counters). */
   data: Record<string, string>;
+  /** Side effects a pipeline step recorded and has not finished carrying out (JSON). */
+  intents?: string;
 }
 
 export interface CampaignEvent {
@@ -44,7 +46,16 @@ export interface CampaignSummary {
   byPhase: Record<string, number>;
 }
 
-const RESERVED = new Set(['name', 'stage', 'createdAt', 'updatedAt', 'error', 'clientToken', 'spec']);
+/** What one pipeline step writes (see `commitStep`). */
+export interface StepWrite {
+  fields: Record<string, string>;
+  stage?: { stage: Stage; error?: string; deviceEuis: string[]; [k: string]: unknown };
+  devices?: Map<string, DeviceState>;
+  events?: Record<string, unknown>[];
+  intents?: string | null;
+}
+
+const RESERVED = new Set(['name', 'stage', 'createdAt', 'updatedAt', 'error', 'clientToken', 'spec', 'fx']);
 
 export class CampaignStore {
   readonly keys: Keys;
@@ -129,6 +140,7 @@ export class CampaignStore {
       updatedAt: Number(h.updatedAt),
       ...(h.error ? { error: h.error } : {}),
       ...(h.clientToken ? { clientToken: h.clientToken } : {}),
+      ...(h.fx ? { intents: h.fx } : {}),
       spec: JSON.parse(h.spec ?? '{}') as CampaignRecord['spec'],
       data,
     };
@@ -206,6 +218,38 @@ export class CampaignStore {
     const f: Record<string, string> = { updatedAt: String(now) };
     for (const [k, v] of Object.entries(data)) f[k] = String(v);
     m.hset(this.keys.campaign(id), f);
+    const res = await m.exec();
+    const failed = res?.find(([err]) => err);
+    if (failed) throw failed[0] as Error;
+  }
+
+  /**
+   * One pipeline step's write, in one transaction: the changed state fields, the stage (with its event, and the
+   * release of the devices' index entries on a final stage), the changed device records, the step's events and
+   * the intents of the side effects about to be carried out (`fx`, JSON; null clears them).
+   */
+  async commitStep(id: string, w: StepWrite): Promise<void> {
+    const m = this.redis.multi();
+    const now = Date.now();
+    if (w.devices && w.devices.size > 0) {
+      const fields: string[] = [];
+      for (const [eui, st] of w.devices) fields.push(eui, JSON.stringify(st));
+      m.hset(this.keys.devices(id), ...fields);
+    }
+    const f: Record<string, string> = { updatedAt: String(now), ...w.fields };
+    if (w.stage) {
+      f.stage = w.stage.stage;
+      if (w.stage.error !== undefined) f.error = w.stage.error;
+    }
+    if (typeof w.intents === 'string') f.fx = w.intents;
+    m.hset(this.keys.campaign(id), f);
+    if (w.intents === null) m.hdel(this.keys.campaign(id), 'fx');
+    for (const e of w.events ?? []) m.xadd(...this.eventArgs(id, { time: now, ...e }));
+    if (w.stage) {
+      const { stage, error, deviceEuis, ...extra } = w.stage;
+      m.xadd(...this.eventArgs(id, { type: 'stage', time: now, stage, ...(error !== undefined ? { error } : {}), ...extra }));
+      if (FINAL_STAGES.includes(stage) && deviceEuis.length) m.hdel(this.keys.deviceIndex(), ...deviceEuis);
+    }
     const res = await m.exec();
     const failed = res?.find(([err]) => err);
     if (failed) throw failed[0] as Error;

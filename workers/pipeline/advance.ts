@@ -1,215 +1,108 @@
 /**
- * One step of a campaign: read its state from Redis, do what its stage needs now, write the result back, and say
- * when the next step is due. Steps are idempotent up to the bracketed side effects (see devices.ts and
- * multicast.ts), so a step cut short by a crash is simply run again by another worker.
- *
- * prepare -> group -> setup -> session -> broadcast <-> status -> apply -> cleanup -> done
+ * One step of a campaign, as a thin shell around the pure `step` (src/campaign/step.ts):
+ *   1. load: the state (one hash read), the devices and the new answers when the step looks at devices;
+ *      finish the intents of a step cut short, settle a multicast enqueue left in flight;
+ *   2. step;
+ *   3. one transaction: state changes, stage, device changes, events, and the intents of the effects;
+ *   4. carry out the effects with their brackets (see effects.ts), marking each landed.
+ * A step cut short by a crash is simply run again by another worker.
  */
 import { randomBytes } from 'node:crypto';
-import { FINAL_STAGES, type Stage } from '../../src/campaign/model.js';
-import type { MachineContext } from '../../src/campaign/device-machine.js';
-import type { Plan } from '../../src/campaign/planner.js';
-import { encodeDataFragment } from '../../src/codec/data-fragment.js';
-import { encodeCommands } from '../../src/codec/frame.js';
-import { gpsToUnixMs, unixMsToGps } from '../../src/codec/gpstime.js';
-import type { CampaignRecord } from '../../src/store/campaign-store.js';
+import type { Effect } from '../../src/campaign/effects.js';
+import { isSelfBracketed } from '../../src/campaign/effects.js';
+import { settleMulticast, onMulticastIntent } from '../../src/campaign/landing.js';
+import { FINAL_STAGES, type DeviceState } from '../../src/campaign/model.js';
+import type { CampaignState } from '../../src/campaign/state.js';
+import { devicesDue, keysNeeded, needsKeys, step, type DeviceAnswer } from '../../src/campaign/step.js';
+import { parseCampaignState } from '../../src/store/campaign-state.js';
 import type { WorkerContext } from '../context.js';
-import { count, dispatch, foldAnswers } from './devices.js';
-import { encoderFor } from './encoders.js';
-import { checkApply, evaluateStatus } from './repair-round.js';
-import { cancelCampaign, finishCampaign } from './finish.js';
-import { checkProfiles, createGroup, enqueueMulticast, randomMcAddr, settlePending } from './multicast.js';
+import { carryOut, firstPending, save, type Run } from './effects.js';
+import { rootKeysFor } from './keys.js';
 
-/** Fragments enqueued ahead of the planner's schedule, so ChirpStack's queue never runs dry between steps. */
-const LOOKAHEAD = 8;
-
-function machineContext(c: CampaignRecord, plan: Plan, now: number): MachineContext {
-  const s = c.spec;
-  const d = c.data;
-  return {
-    nowMs: now,
-    ports: s.ports,
-    fragIndex: s.fragmentation.fragIndex,
-    mcGroupId: s.multicast.mcGroupId,
-    mcAddr: Number(d.mcAddr),
-    groupType: s.multicast.groupType,
-    nbFrag: plan.nbFrag,
-    fragSize: plan.fragSize,
-    padding: plan.padding,
-    blockAckDelay: s.fragmentation.blockAckDelay,
-    descriptor: parseInt(s.fragmentation.descriptor, 16) >>> 0,
-    dr: s.multicast.dr,
-    frequencyHz: s.multicast.frequencyHz,
-    classBPeriodicity: s.multicast.classBPeriodicity,
-    sessionTimeOut: plan.sessionTimeOut,
-    ...(d.sessionTimeGps ? { sessionTimeGps: Number(d.sessionTimeGps) } : {}),
-    ...(d.sessionEndMs ? { sessionEndGps: unixMsToGps(Number(d.sessionEndMs)) } : {}),
-    sessionLeadS: 4 * s.timing.uplinkIntervalS,
-    targetVersion: Number(d.targetVersion),
-    rebootDelayS: s.timing.rebootDelayS,
-    // The request waits for the device's next uplink (one interval plus jitter) and the answer follows at once.
-    answerTimeoutMs: 1.25 * s.timing.uplinkIntervalS * 1000 + 10_000,
-    retries: s.timing.unicastRetries,
-  };
+function randomMcAddr(): number {
+  let a = 0;
+  while (a === 0) a = randomBytes(4).readUInt32BE(0);
+  return a;
 }
-
 
 /** Runs one step. Returns the simulated delay until the next step, or null when the campaign has ended. */
 export async function advance(ctx: WorkerContext, id: string): Promise<number | null> {
   const c = await ctx.store.get(id);
-  if (!c || FINAL_STAGES.includes(c.stage)) return null;
+  if (!c) return null;
+  let state: CampaignState;
+  try {
+    state = parseCampaignState(c);
+  } catch (e) {
+    if (!FINAL_STAGES.includes(c.stage)) await ctx.store.setStage(id, 'failed', { error: (e as Error).message });
+    return null;
+  }
   const now = ctx.clock.now();
-  if (c.data.cancel === '1') {
-    await cancelCampaign(ctx, c, now);
+  const run: Run = { ctx, id, now, state, written: state, devices: new Map() };
+
+  // Intents of a step that wrote its result but died before carrying out all of them.
+  if (c.intents) {
+    await carryOut(run, JSON.parse(c.intents) as Effect[]);
+    await save(run, { intents: null });
+  }
+  if (FINAL_STAGES.includes(state.stage)) return null;
+
+  // A multicast enqueue a dead worker left unfinished: did it land?
+  const g = state.groups[0];
+  if (g.mcPending && g.groupId) {
+    const info = await ctx.chirpstack.getMulticastGroup(g.groupId);
+    const settled = settleMulticast(run.state, info.fCnt);
+    if (settled.landed) ctx.log.info({ campaign: id, pending: g.mcPending }, 'multicast frame from an interrupted step had landed');
+    run.state = settled.state;
+    await save(run);
+  }
+  state = run.state;
+
+  const lookAtDevices = devicesDue(state, now) || state.cancel;
+  const devices: Map<string, DeviceState> = lookAtDevices ? await ctx.store.devices(id) : new Map();
+  const answers: DeviceAnswer[] = lookAtDevices && !state.cancel ? await ctx.store.readAnswers(id, state.ansCursor) : [];
+  const need = keysNeeded(state, devices, now);
+  const { rootKeys, keyErrors } = need.length ? await rootKeysFor(ctx, state, need) : { rootKeys: new Map<string, Uint8Array>(), keyErrors: new Map<string, string>() };
+  const needsImage = need.some((eui) => devices.get(eui)?.p === 'fragSetup' && needsKeys(devices.get(eui)!));
+  const image = needsImage ? await ctx.store.image(id) : null;
+
+  const res = step({
+    state,
+    devices,
+    answers,
+    now,
+    ...(state.stage === 'prepare' ? { fresh: { mcAddr: randomMcAddr(), mcKeyHex: randomBytes(16).toString('hex') } } : {}),
+    rootKeys,
+    keyErrors,
+    ...(image ? { image } : {}),
+  });
+
+  const intents = res.effects.filter((e) => !isSelfBracketed(e));
+  if (FINAL_STAGES.includes(res.state.stage)) {
+    // The end (done, cancelled, failed): the group is deleted and the devices are told before the final stage is
+    // written, so the stage says it is over only when it is; the release comes last.
+    const before = res.effects.filter((e) => e.kind !== 'release');
+    const after = res.effects.filter((e) => e.kind === 'release');
+    const beforeIntents = before.filter((e) => !isSelfBracketed(e));
+    if (beforeIntents.length) await save(run, { intents: JSON.stringify(beforeIntents) });
+    await carryOut(run, before);
+    run.state = res.state;
+    await save(run, { devices: res.devices, events: res.events, intents: after.length ? JSON.stringify(after) : null });
+    await carryOut(run, after);
+    if (after.length) await save(run, { intents: null });
     return null;
   }
-  const plan = JSON.parse(c.data.plan ?? 'null') as Plan | null;
-  if (!plan) {
-    await ctx.store.setStage(id, 'failed', { error: 'plan: missing (campaign was not submitted through submitCampaign)' });
-    return null;
-  }
-  const pending = await settlePending(ctx, c);
-  if (Object.keys(pending).length) {
-    await ctx.store.setData(id, pending);
-    for (const [k, v] of Object.entries(pending)) c.data[k] = String(v);
-  }
-  const uplinkMs = c.spec.timing.uplinkIntervalS * 1000;
 
-  if (c.stage === 'prepare') {
-    if (!c.data.mcKey) {
-      await ctx.store.setData(id, {
-        mcAddr: c.spec.multicast.mcAddr ? parseInt(c.spec.multicast.mcAddr, 16) : randomMcAddr(),
-        mcKey: randomBytes(16).toString('hex'),
-        startedAtMs: now,
-        nextN: 1,
-        fragmentsSent: 0,
-        airtimeMs: 0,
-        rounds: 0,
-      });
-    }
-    await ctx.store.setStage(id, 'group');
-    return 0;
-  }
-  if (c.stage === 'group') {
-    for (const warning of await checkProfiles(ctx, c)) await ctx.store.addEvent(id, { type: 'warning', warning });
-    const fields = await createGroup(ctx, c, plan);
-    await ctx.store.setData(id, { ...fields, setupStartedMs: now });
-    await ctx.store.setStage(id, 'setup', { groupId: fields.groupId });
-    return 0;
-  }
+  // The step's one write: its state (with the intent of its first multicast frame), devices, events, intents.
+  run.state = res.state;
+  const first = firstPending(res.effects);
+  if (first) run.state = onMulticastIntent(run.state, first);
+  for (const [eui, st] of res.devices) run.devices.set(eui, st);
+  for (const [eui, st] of devices) if (!run.devices.has(eui)) run.devices.set(eui, st);
+  await save(run, { devices: res.devices, events: res.events, ...(intents.length ? { intents: JSON.stringify(intents) } : {}) });
 
-  // During the broadcast only the multicast pacing runs often; devices are looked at every half uplink interval.
-  const devicesDue = c.stage !== 'broadcast' || now - Number(c.data.lastDeviceStepMs ?? 0) >= uplinkMs / 2;
-  const mctx = machineContext(c, plan, now);
-  let nextStage: Stage | undefined;
-  const extra: Record<string, string | number> = {};
-  let delay = uplinkMs / 4;
-
-  if (devicesDue) {
-    const step = await foldAnswers(ctx, c, mctx, Number(c.data.ruleVersion ?? 1));
-    extra.lastDeviceStepMs = now;
-    switch (c.stage) {
-      case 'setup': {
-        const waiting = count(step, (s) => s.s === 'Pending' && (s.p === 'discover' || s.p === 'fragSetup'));
-        // Stragglers do not hold the fleet back for ever: once nine devices in ten are ready and every device had
-        // time for its four exchanges twice over, the session is set; late devices get a later start of it.
-        const ready = count(step, (s) => s.p === 'ready');
-        const overdue = now >= Number(c.data.setupStartedMs ?? now) + 8 * mctx.answerTimeoutMs && ready >= 0.9 * step.devices.size;
-        if (waiting === 0 || overdue) {
-          if (ready === 0) {
-            await ctx.store.commit(id, step.changed, step.events, { ansCursor: step.cursor });
-            await ctx.store.setStage(id, 'failed', { error: 'no device completed the set-up' });
-            return 0;
-          }
-          // The session request reaches each device on its next uplink; leave room for its retries (up to five
-          // lost downlinks), so that hardly any device opens its window late: a late device needs more fragments
-          // than its radio losses alone, and the whole fleet would pay for them.
-          const attempts = Math.min(c.spec.timing.unicastRetries + 1, 6);
-          const sessionTimeGps = unixMsToGps(now + attempts * mctx.answerTimeoutMs + uplinkMs);
-          const startMs = gpsToUnixMs(sessionTimeGps);
-          const lengthS = c.spec.multicast.groupType === 'C' ? 2 ** plan.sessionTimeOut : 128 * 2 ** plan.sessionTimeOut;
-          Object.assign(extra, { sessionTimeGps, sessionStartMs: startMs, sessionEndMs: startMs + lengthS * 1000 });
-          mctx.sessionTimeGps = sessionTimeGps;
-          mctx.sessionEndGps = unixMsToGps(startMs + lengthS * 1000);
-          nextStage = 'session';
-        }
-        break;
-      }
-      case 'session': {
-        // Broadcast once every device that is still being offered the session has its window open: a device whose
-        // request was lost and re-sent opens later, and would otherwise need many more fragments than its losses.
-        const start = Number(c.data.sessionStartMs);
-        const waitLimit = start + 3 * mctx.answerTimeoutMs;
-        const pending = count(step, (s) => s.s === 'Pending' && (s.p === 'ready' || s.p === 'session'));
-        let opens = start;
-        for (const s of step.devices.values()) {
-          if (s.p === 'listening' && s.tts && s.tts[0] !== 0xffffff) opens = Math.max(opens, s.tts[1] + s.tts[0] * 1000);
-        }
-        const bStart = Math.min(opens, waitLimit);
-        if (now >= bStart && (pending === 0 || now >= waitLimit)) {
-          Object.assign(extra, {
-            bStartMs: bStart + 1000,
-            bStartN: 1,
-            nextN: 1,
-            targetN: plan.nbFrag + plan.initialCoded,
-          });
-          nextStage = 'broadcast';
-        }
-        break;
-      }
-      case 'status':
-        nextStage = evaluateStatus(c, plan, step, now, extra);
-        break;
-      case 'apply':
-        nextStage = checkApply(c, plan, step, now, extra);
-        break;
-      case 'cleanup':
-        if (count(step, (s) => s.p !== 'final') === 0) nextStage = 'done';
-        break;
-      default:
-        break;
-    }
-    const mcKey = Buffer.from(c.data.mcKey!, 'hex');
-    const image = (await ctx.store.image(id))!;
-    await dispatch(ctx, c, mctx, step, mcKey, image, extra);
-    for (const [k, v] of Object.entries(extra)) c.data[k] = String(v);
-  }
-
-  if (c.stage === 'broadcast') {
-    const interval = plan.fragmentIntervalMs;
-    const bStart = Number(c.data.bStartMs);
-    const bStartN = Number(c.data.bStartN);
-    const targetN = Number(c.data.targetN);
-    const dueN = bStartN + Math.floor(Math.max(0, now - bStart) / interval) + LOOKAHEAD;
-    if (Number(c.data.nextN) <= Math.min(targetN, dueN)) {
-      const enc = await encoderFor(ctx, c, plan);
-      const fragIndex = c.spec.fragmentation.fragIndex;
-      for (let n = Number(c.data.nextN); n <= Math.min(targetN, dueN); n++) {
-        await enqueueMulticast(ctx, c, `frag:${n}`, encodeDataFragment(fragIndex, n, enc.fragment(n)));
-      }
-    }
-    const lastDue = bStart + (targetN - bStartN) * interval;
-    if (Number(c.data.nextN) > targetN && now >= lastDue + interval) {
-      nextStage = 'status';
-      await ctx.store.setData(id, { statusAskedAt: '' });
-      c.data.statusAskedAt = '';
-    }
-    delay = Math.min(uplinkMs / 2, (LOOKAHEAD / 2) * interval);
-  }
-  if (c.stage === 'status' && !c.data.statusAskedAt && !nextStage) {
-    // Every receiver answers (Participants = 1): the answers are the repair planner's input.
-    const req = encodeCommands('ts004', 'downlink', [{ type: 'FragSessionStatusReq', fragIndex: c.spec.fragmentation.fragIndex, participants: true }]);
-    await enqueueMulticast(ctx, c, `status:${now}`, req);
-    await ctx.store.setData(id, { statusSentN: Number(c.data.nextN) - 1 });
-    delay = plan.statusWindowMs + 1.5 * uplinkMs;
-  }
-  if (c.stage === 'cleanup' && nextStage === 'done') {
-    await finishCampaign(ctx, c, now);
-    return null;
-  }
-  if (nextStage) {
-    await ctx.store.setStage(id, nextStage);
-    return 0;
-  }
-  return delay;
+  await carryOut(run, res.effects);
+  if (intents.length) await save(run, { intents: null });
+  if (res.nextAt === null) return null;
+  // The group stage ends when the group is ready (carried out above): go straight on.
+  return Math.max(0, res.nextAt - now);
 }

@@ -1,21 +1,21 @@
 /**
  * The status half of the repair loop: after a FragSessionStatusReq round, which devices go on to the upgrade and
  * how many more coded fragments the stragglers need; during apply, what to do with devices that turn out not to
- * have the image.
+ * have the image. Pure: decisions on the group state and the draft of device states.
  */
-import type { Stage } from '../../src/campaign/model.js';
-import { finish } from '../../src/campaign/device-machine.js';
-import type { Plan } from '../../src/campaign/planner.js';
-import { estimateDeficit, lossCap, repairCount, type DeficitEstimate } from '../../src/campaign/repair.js';
-import type { CampaignRecord } from '../../src/store/campaign-store.js';
-import { count, setDevice, type DeviceStep } from './devices.js';
+import { finish, markComplete } from './device-machine.js';
+import { apply, count, type Draft } from './draft.js';
+import type { Stage } from './model.js';
+import { estimateDeficit, lossCap, repairCount, type DeficitEstimate } from './repair.js';
+import type { CampaignState, GroupState } from './state.js';
 
 /** After a status round: devices that decoded go on to the upgrade; the rest get just enough repair fragments. */
-export function evaluateStatus(c: CampaignRecord, plan: Plan, step: DeviceStep, now: number, extra: Record<string, string | number>): Stage | undefined {
-  const asked = Number(c.data.statusAskedAt || 0);
-  if (!asked) return undefined;
-  const sentN = Number(c.data.statusSentN ?? 0);
-  const listening = [...step.devices].filter(([, s]) => s.p === 'listening' && s.s === 'Pending');
+export function evaluateStatus(c: CampaignState, g: GroupState, d: Draft, now: number): Stage | undefined {
+  const plan = g.plan;
+  const asked = g.status.askedAt;
+  if (asked === undefined) return undefined;
+  const sentN = g.status.sentN;
+  const listening = [...d.devices].filter(([, s]) => s.p === 'listening' && s.s === 'Pending');
   const answered = listening.filter(([, s]) => s.fs && s.fs[3] === sentN);
   // Evaluate once every listening device has answered, or when the answer window (plus one uplink) is over.
   const windowOver = now >= asked + plan.statusWindowMs + 1.5 * c.spec.timing.uplinkIntervalS * 1000;
@@ -23,8 +23,8 @@ export function evaluateStatus(c: CampaignRecord, plan: Plan, step: DeviceStep, 
   const reports = answered.map(([, s]) => ({ ts004: (s.v?.[1] === 2 ? 2 : 1) as 1 | 2, nbFragReceived: s.fs![0], missingFrag: s.fs![1], sentN }));
   // The loss cap comes from the first round, when every device had heard the same stream from the start; later
   // rounds hear mostly from stragglers and from devices whose counters froze when they decoded.
-  const cap = c.data.lossCap ? Number(c.data.lossCap) : lossCap(reports, plan.nbFrag);
-  if (!c.data.lossCap) extra.lossCap = cap;
+  const cap = g.repair.lossCap ?? lossCap(reports, plan.nbFrag);
+  g.repair.lossCap = cap;
   const estimates: DeficitEstimate[] = [];
   let worst: Record<string, unknown> | undefined;
   answered.forEach(([eui, s], i) => {
@@ -38,7 +38,7 @@ export function evaluateStatus(c: CampaignRecord, plan: Plan, step: DeviceStep, 
     // LBM leaves MissingFrag at 1 after a loss-free reception (NbFragReceived = M then): ask rather than send.
     const lbmLossless = s.fs![1] === 1 && s.fs![0] === plan.nbFrag && !s.np;
     if (deficit === 0 || stalled || lbmLossless) {
-      setDevice(step, eui, { ...s, p: 'complete', t: now }, { type: 'device', phase: 'complete', status: s.s });
+      apply(d, eui, markComplete(s, now));
       return;
     }
     estimates.push({ ...est, deficit });
@@ -46,45 +46,46 @@ export function evaluateStatus(c: CampaignRecord, plan: Plan, step: DeviceStep, 
     if (!worst || need > (worst.need as number)) worst = { devEui: eui, need, deficit, loss: +est.loss.toFixed(3), status: s.fs };
   });
   const silent = listening.length - answered.length;
-  const rounds = Number(c.data.rounds ?? 0);
-  const targetN = Number(c.data.targetN);
+  const rounds = g.repair.rounds;
+  const targetN = g.broadcast.targetN;
   const budget = plan.nbFrag + plan.maxCoded - targetN;
-  const sessionLeftMs = Number(c.data.sessionEndMs) - now - plan.statusWindowMs;
+  const sessionLeftMs = (c.session?.endMs ?? 0) - now - plan.statusWindowMs;
   const capacity = Math.max(0, Math.floor(sessionLeftMs / plan.fragmentIntervalMs));
   const need = Math.min(repairCount(estimates, budget), capacity);
   const canRepair = rounds < c.spec.fragmentation.maxRepairRounds && sessionLeftMs > 0;
   if (canRepair && (need > 0 || (silent > 0 && estimates.length === 0))) {
-    extra.rounds = rounds + 1;
-    extra.statusAskedAt = '';
+    g.repair.rounds = rounds + 1;
+    delete g.status.askedAt;
     if (need > 0) {
-      Object.assign(extra, { targetN: targetN + need, bStartN: Number(c.data.nextN), bStartMs: now });
-      step.events.push({ type: 'repair', round: rounds + 1, fragments: need, devices: estimates.length, worst });
+      g.broadcast = { ...g.broadcast, targetN: targetN + need, startN: g.broadcast.nextN, startMs: now };
+      d.events.push({ type: 'repair', round: rounds + 1, fragments: need, devices: estimates.length, worst });
       return 'broadcast';
     }
     return 'status'; // only silent devices: ask again
   }
   // No more rounds: every device still listening is asked directly whether it has the image.
-  for (const [eui, s] of listening) {
-    if (step.devices.get(eui)!.p === 'listening') setDevice(step, eui, { ...s, p: 'complete', t: now }, { type: 'device', phase: 'complete', status: s.s });
+  for (const [eui] of listening) {
+    const s = d.devices.get(eui)!;
+    if (s.p === 'listening') apply(d, eui, markComplete(s, now));
   }
   return 'apply';
 }
 
 /** During apply: devices that turned out not to have the image either get another repair round or fail. */
-export function checkApply(c: CampaignRecord, plan: Plan, step: DeviceStep, now: number, extra: Record<string, string | number>): Stage | undefined {
-  const lacking = [...step.devices].filter(([, s]) => s.p === 'listening' && s.s === 'Pending');
+export function checkApply(c: CampaignState, g: GroupState, d: Draft, now: number): Stage | undefined {
+  const plan = g.plan;
+  const lacking = [...d.devices].filter(([, s]) => s.p === 'listening' && s.s === 'Pending');
   if (lacking.length) {
-    const rounds = Number(c.data.rounds ?? 0);
-    const budget = plan.nbFrag + plan.maxCoded - Number(c.data.targetN);
-    const sessionLeftMs = Number(c.data.sessionEndMs) - now - plan.statusWindowMs;
-    if (rounds < c.spec.fragmentation.maxRepairRounds && budget > 0 && sessionLeftMs > 0) {
-      extra.statusAskedAt = '';
+    const budget = plan.nbFrag + plan.maxCoded - g.broadcast.targetN;
+    const sessionLeftMs = (c.session?.endMs ?? 0) - now - plan.statusWindowMs;
+    if (g.repair.rounds < c.spec.fragmentation.maxRepairRounds && budget > 0 && sessionLeftMs > 0) {
+      delete g.status.askedAt;
       return 'status';
     }
     for (const [eui, s] of lacking) {
-      const st = finish(s, 'MissingFragments', `block not reassembled after ${Number(c.data.fragmentsSent ?? 0)} fragments`, now);
-      setDevice(step, eui, st, { type: 'device', phase: st.p, status: st.s, reason: st.r });
+      const st = finish(s, 'MissingFragments', `block not reassembled after ${g.fragmentsSent} fragments`, now);
+      apply(d, eui, { state: st, event: { type: 'device', phase: st.p, status: st.s, reason: st.r } });
     }
   }
-  return count(step, (s) => s.s === 'Pending') === 0 ? 'cleanup' : undefined;
+  return count(d, (s) => s.s === 'Pending') === 0 ? 'cleanup' : undefined;
 }

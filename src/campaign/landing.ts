@@ -1,0 +1,54 @@
+/**
+ * Folding the results of carried-out effects back into the campaign state (pure). The worker calls these after
+ * each side effect and writes the result; the test harness does the same against the simulated network.
+ */
+import type { McPending, CampaignState } from './state.js';
+
+function withGroup(s: CampaignState, f: (g: CampaignState['groups'][0]) => CampaignState['groups'][0]): CampaignState {
+  return { ...s, groups: [f(s.groups[0])] };
+}
+
+/** ChirpStack created the group: its id is kept at once, so a repeated step does not create a second one. */
+export function onGroupCreated(s: CampaignState, groupId: string): CampaignState {
+  return withGroup(s, (g) => ({ ...g, groupId }));
+}
+
+/** Devices and gateways are in the group: the set-up of the devices starts. */
+export function onGroupReady(s: CampaignState, fCnt: number, now: number): CampaignState {
+  const next = withGroup(s, (g) => ({ ...g, mcFCnt: fCnt, fragAirMs: g.plan.fragmentAirtimeMs * s.spec.multicast.gatewayCount }));
+  return { ...next, stage: 'setup', setupStartedMs: now };
+}
+
+/** A multicast frame is about to be enqueued: the intent, written before the call. */
+export function onMulticastIntent(s: CampaignState, pending: McPending): CampaignState {
+  return withGroup(s, (g) => ({ ...g, mcPending: pending }));
+}
+
+/** The frame landed with ChirpStack frame counter `fCnt`: apply its effect, close the bracket. */
+export function onMulticastLanded(s: CampaignState, pending: McPending, fCnt: number): CampaignState {
+  return withGroup(s, (g) => {
+    const { mcPending: _p, ...rest } = g;
+    const next = { ...rest, mcFCnt: fCnt + 1 };
+    if (pending.kind === 'frag') {
+      return {
+        ...next,
+        broadcast: { ...g.broadcast, nextN: pending.n + 1 },
+        fragmentsSent: g.fragmentsSent + 1,
+        airtimeMs: g.airtimeMs + g.fragAirMs,
+      };
+    }
+    return { ...next, status: { ...g.status, askedAt: pending.at } };
+  });
+}
+
+/**
+ * Settles a multicast enqueue left unfinished by a dead worker, given the group's frame counter in ChirpStack now:
+ * if it moved past the counter expected before the call, the frame landed.
+ */
+export function settleMulticast(s: CampaignState, groupFCnt: number): { state: CampaignState; landed: boolean } {
+  const g = s.groups[0];
+  if (!g.mcPending) return { state: s, landed: false };
+  if (groupFCnt > g.mcFCnt) return { state: onMulticastLanded(s, g.mcPending, groupFCnt - 1), landed: true };
+  const { mcPending: _p, ...rest } = g;
+  return { state: { ...s, groups: [rest] }, landed: false };
+}

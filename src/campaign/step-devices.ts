@@ -1,0 +1,143 @@
+/**
+ * The per-device half of a campaign step (pure): fold new answers into device states through the device machine,
+ * expire outstanding requests, and choose each device's next request (recorded as outstanding, returned as a
+ * unicast effect).
+ */
+import { decodeCommands, encodeCommands, packageForPort, type Versions } from '../codec/frame.js';
+import { unixMsToGps } from '../codec/gpstime.js';
+import { dataBlockIntKey, encryptMcKey, mcKEKey, mcRootKey } from '../codec/keys.js';
+import { dataBlockMic } from '../codec/mic.js';
+import { nextRequest, onAnswer, onKeyError, onRuleMismatch, onSent, onTimeout, type MachineContext } from './device-machine.js';
+import { apply, type Draft } from './draft.js';
+import type { Effect } from './effects.js';
+import type { DeviceState } from './model.js';
+import type { CampaignState, GroupState } from './state.js';
+
+/** One device answer from the uplink intake. */
+export interface DeviceAnswer {
+  id: string;
+  devEui: string;
+  fPort: number;
+  hex: string;
+  timeMs: number;
+}
+
+/** Key material the caller supplies for the devices that need it. */
+export interface KeyInputs {
+  rootKeys?: ReadonlyMap<string, Uint8Array>;
+  keyErrors?: ReadonlyMap<string, string>;
+  image?: Uint8Array;
+}
+
+export function versionsOf(s: DeviceState): Versions {
+  return { ts004: s.v?.[1] === 2 ? 2 : 1, ts005: s.v?.[2] === 2 ? 2 : 1 };
+}
+
+export function machineContext(c: CampaignState, g: GroupState, now: number): MachineContext {
+  const s = c.spec;
+  return {
+    nowMs: now,
+    ports: s.ports,
+    fragIndex: s.fragmentation.fragIndex,
+    mcGroupId: g.mcGroupId,
+    mcAddr: g.mcAddr,
+    groupType: s.multicast.groupType,
+    nbFrag: g.plan.nbFrag,
+    fragSize: g.plan.fragSize,
+    padding: g.plan.padding,
+    blockAckDelay: s.fragmentation.blockAckDelay,
+    descriptor: parseInt(s.fragmentation.descriptor, 16) >>> 0,
+    dr: s.multicast.dr,
+    frequencyHz: s.multicast.frequencyHz,
+    classBPeriodicity: s.multicast.classBPeriodicity,
+    sessionTimeOut: g.plan.sessionTimeOut,
+    ...(c.session ? { sessionTimeGps: c.session.timeGps, sessionEndGps: unixMsToGps(c.session.endMs) } : {}),
+    sessionLeadS: 4 * s.timing.uplinkIntervalS,
+    targetVersion: c.targetVersion,
+    rebootDelayS: s.timing.rebootDelayS,
+    // The request waits for the device's next uplink (one interval plus jitter) and the answer follows at once.
+    answerTimeoutMs: 1.25 * s.timing.uplinkIntervalS * 1000 + 10_000,
+    retries: s.timing.unicastRetries,
+    statusSentN: g.status.sentN,
+  };
+}
+
+/** Devices whose next request needs key material: McGroupSetupReq, and a v2 FragSessionSetupReq (its MIC). */
+export function needsKeys(st: DeviceState): boolean {
+  return !st.o && st.s === 'Pending' && ((st.p === 'discover' && !st.v?.[2]) || (st.p === 'fragSetup' && st.v?.[1] === 2));
+}
+
+/** Folds new answers into the device states; expires outstanding requests. */
+export function foldAnswers(c: CampaignState, g: GroupState, d: Draft, mctx: MachineContext, answers: readonly DeviceAnswer[]): void {
+  for (const a of answers) {
+    c.ansCursor = a.id;
+    const st = d.devices.get(a.devEui);
+    const pkg = packageForPort(a.fPort, c.spec.ports);
+    if (!st || !pkg || pkg === 'ts003') continue;
+    const dec = decodeCommands(pkg, 'uplink', Buffer.from(a.hex, 'hex'), versionsOf(st));
+    if (dec.error || dec.unknownCid) {
+      d.events.push({
+        type: 'badAnswer',
+        devEui: a.devEui,
+        port: a.fPort,
+        hex: a.hex,
+        error: dec.error?.message ?? `unknown CID 0x${dec.unknownCid!.cid.toString(16)} at byte ${dec.unknownCid!.offset}`,
+      });
+    }
+    if (dec.commands.length === 0) continue;
+    const t = onAnswer(st, pkg, dec.commands, mctx, a.timeMs);
+    apply(d, a.devEui, t);
+  }
+  for (const [eui, st] of d.devices) {
+    // The campaign's multicast stream uses one parity rule: a device of the other TS004 version cannot decode it.
+    if (st.p === 'fragSetup' && st.s === 'Pending' && st.v && st.v[1] !== g.ruleVersion) {
+      apply(d, eui, onRuleMismatch(st, g.ruleVersion, mctx.nowMs));
+      continue;
+    }
+    if (st.o && st.o.ok && mctx.nowMs - st.o.at > mctx.answerTimeoutMs) apply(d, eui, onTimeout(st, mctx));
+  }
+}
+
+/** Chooses each device's next request and records it as outstanding; re-sends the unlanded ones. */
+export function dispatch(c: CampaignState, g: GroupState, d: Draft, mctx: MachineContext, input: KeyInputs, effects: Effect[]): void {
+  const mcKey = Buffer.from(g.mcKeyHex, 'hex');
+  const lw = new Map(c.spec.devices.map((x) => [x.devEui, x.lorawan]));
+  for (const [eui, st] of d.devices) {
+    const keyError = input.keyErrors?.get(eui);
+    if (keyError !== undefined && st.s === 'Pending' && needsKeys(st)) {
+      apply(d, eui, onKeyError(st, keyError, mctx.nowMs));
+      continue;
+    }
+    if (st.o && !st.o.ok) {
+      const pkg = packageForPort(st.o.port, c.spec.ports) ?? 'ts004';
+      const dec = decodeCommands(pkg, 'downlink', Buffer.from(st.o.hex, 'hex'), versionsOf(st));
+      effects.push({ kind: 'unicast', devEui: eui, pkg, port: st.o.port, commands: dec.commands, hex: st.o.hex, retry: true });
+      continue;
+    }
+    const root = needsKeys(st) ? input.rootKeys?.get(eui) : undefined;
+    const image = input.image;
+    const keys = root
+      ? {
+          mcKeyEncrypted: encryptMcKey(mcKEKey(mcRootKey(root, lw.get(eui) ?? '1.0')), mcKey),
+          ...(image
+            ? {
+                fragSetupMic: (sessionCnt: number) =>
+                  dataBlockMic(dataBlockIntKey(root), { sessionCnt, fragIndex: mctx.fragIndex, descriptor: mctx.descriptor, data: image }),
+              }
+            : {}),
+        }
+      : undefined;
+    const req = nextRequest(st, { ...mctx, keys });
+    if (!req) continue;
+    const bytes = encodeCommands(req.pkg, 'downlink', req.commands, versionsOf(st));
+    const port = c.spec.ports[req.pkg];
+    const hex = Buffer.from(bytes).toString('hex');
+    apply(d, eui, onSent(st, port, hex, mctx.nowMs));
+    effects.push({ kind: 'unicast', devEui: eui, pkg: req.pkg, port, commands: req.commands, hex, retry: false });
+  }
+  for (const [eui, { pkg, commands }] of d.replies) {
+    const st = d.devices.get(eui);
+    const hex = Buffer.from(encodeCommands(pkg, 'downlink', commands, st ? versionsOf(st) : {})).toString('hex');
+    effects.push({ kind: 'reply', devEui: eui, pkg, port: c.spec.ports[pkg], commands, hex });
+  }
+}

@@ -1,0 +1,57 @@
+/** The end of a campaign (pure): the report, and cancellation. */
+import { encodeCommands } from '../codec/frame.js';
+import { onCancel } from './device-machine.js';
+import type { Draft } from './draft.js';
+import type { Effect } from './effects.js';
+import type { DeviceState } from './model.js';
+import type { CampaignState } from './state.js';
+
+export function report(c: CampaignState, devices: ReadonlyMap<string, DeviceState>, now: number): Record<string, unknown> {
+  const byStatus: Record<string, number> = {};
+  for (const s of devices.values()) byStatus[s.s] = (byStatus[s.s] ?? 0) + 1;
+  const updated = byStatus.Updated ?? 0;
+  const g = c.groups[0];
+  return {
+    type: 'report',
+    devices: devices.size,
+    updated,
+    failed: devices.size - updated,
+    byStatus,
+    fragmentsSent: g.fragmentsSent,
+    repairRounds: g.repair.rounds,
+    airtimeSeconds: g.airtimeMs / 1000,
+    simulatedSeconds: (now - (c.startedAtMs ?? now)) / 1000,
+  };
+}
+
+/** Cancellation: pending devices end Cancelled, set-up devices are asked to drop the session and the group. */
+export function cancel(state: CampaignState, d: Draft, now: number): { state: CampaignState; effects: Effect[] } {
+  const g = state.groups[0];
+  const s = state.spec;
+  const effects: Effect[] = [];
+  if (g.groupId) effects.push({ kind: 'deleteGroup', group: 0, groupId: g.groupId });
+  const fragDelete = [{ type: 'FragSessionDeleteReq' as const, fragIndex: s.fragmentation.fragIndex }];
+  const groupDelete = [{ type: 'McGroupDeleteReq' as const, mcGroupId: g.mcGroupId }];
+  const fragHex = Buffer.from(encodeCommands('ts004', 'downlink', fragDelete)).toString('hex');
+  const groupHex = Buffer.from(encodeCommands('ts005', 'downlink', groupDelete)).toString('hex');
+  // Stop what is queued for the devices, then ask those that were set up to drop the session and the group.
+  for (const eui of d.devices.keys()) effects.push({ kind: 'flushDeviceQueue', devEui: eui });
+  let cancelled = 0;
+  for (const [eui, st] of [...d.devices]) {
+    if (st.p !== 'discover' && st.p !== 'final') {
+      effects.push({ kind: 'reply', devEui: eui, pkg: 'ts004', port: s.ports.ts004, commands: fragDelete, hex: fragHex });
+      effects.push({ kind: 'reply', devEui: eui, pkg: 'ts005', port: s.ports.ts005, commands: groupDelete, hex: groupHex });
+    }
+    const t = onCancel(st, now);
+    if (t.state !== st) {
+      d.devices.set(eui, t.state);
+      d.changed.set(eui, t.state);
+      cancelled++;
+    }
+  }
+  d.events.push({ type: 'cancelled', devices: cancelled });
+  d.events.push(report(state, d.devices, now));
+  state.stage = 'cancelled';
+  effects.push({ kind: 'release' });
+  return { state, effects };
+}

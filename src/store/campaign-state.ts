@@ -1,0 +1,156 @@
+/**
+ * The one place that turns the campaign hash into the typed `CampaignState` and back. Field names are those the
+ * hash has always had (the API view and the CLI show some of them). An absent optional field is stored as ''.
+ * The fields of the campaign's multicast group are stored flat while a campaign has one group.
+ */
+import { FINAL_STAGES, STAGES, type Stage } from '../campaign/model.js';
+import type { Plan } from '../campaign/planner.js';
+import type { CampaignState, GroupState, McPending } from '../campaign/state.js';
+import type { CampaignRecord } from './campaign-store.js';
+
+export class StateError extends Error {
+  override readonly name = 'StateError';
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`campaign state: ${field}: ${reason}`);
+  }
+}
+
+const ALL_STAGES: readonly Stage[] = [...STAGES, ...FINAL_STAGES];
+
+function num(d: Record<string, string>, field: string, dflt?: number): number {
+  const v = d[field];
+  if (v === undefined || v === '') {
+    if (dflt === undefined) throw new StateError(field, 'missing');
+    return dflt;
+  }
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new StateError(field, `not a number: ${JSON.stringify(v)}`);
+  return n;
+}
+
+function optNum(d: Record<string, string>, field: string): number | undefined {
+  return d[field] === undefined || d[field] === '' ? undefined : num(d, field);
+}
+
+function parsePending(v: string | undefined): McPending | undefined {
+  if (!v) return undefined;
+  const [kind, arg] = v.split(':');
+  const n = Number(arg);
+  if (!Number.isFinite(n)) throw new StateError('mcPending', `bad value ${JSON.stringify(v)}`);
+  if (kind === 'frag') return { kind: 'frag', n };
+  if (kind === 'status') return { kind: 'status', at: n };
+  throw new StateError('mcPending', `unknown kind ${JSON.stringify(kind)}`);
+}
+
+export function pendingString(p: McPending | undefined): string {
+  if (!p) return '';
+  return p.kind === 'frag' ? `frag:${p.n}` : `status:${p.at}`;
+}
+
+function parsePlan(v: string | undefined): Plan {
+  if (!v) throw new StateError('plan', 'missing (campaign was not submitted through submitCampaign)');
+  let p: unknown;
+  try {
+    p = JSON.parse(v);
+  } catch (e) {
+    throw new StateError('plan', `not JSON (${(e as Error).message})`);
+  }
+  const plan = p as Partial<Plan> | null;
+  for (const f of ['nbFrag', 'fragSize', 'padding', 'initialCoded', 'maxCoded', 'fragmentIntervalMs', 'statusWindowMs', 'sessionTimeOut', 'fragmentAirtimeMs'] as const) {
+    if (typeof plan?.[f] !== 'number') throw new StateError(`plan.${f}`, 'missing or not a number');
+  }
+  return plan as Plan;
+}
+
+/** Parses the campaign record's pipeline fields. Throws a StateError naming the field on bad input. */
+export function parseCampaignState(c: CampaignRecord): CampaignState {
+  const d = c.data;
+  if (!ALL_STAGES.includes(c.stage)) throw new StateError('stage', `unknown stage ${JSON.stringify(c.stage)}`);
+  const rule = num(d, 'ruleVersion', 1);
+  if (rule !== 1 && rule !== 2) throw new StateError('ruleVersion', `must be 1 or 2, got ${rule}`);
+  const plan = parsePlan(d.plan);
+  const mcKeyHex = d.mcKey ?? '';
+  if (mcKeyHex && !/^[0-9a-f]{32}$/.test(mcKeyHex)) throw new StateError('mcKey', 'expected 32 hex digits');
+  const askedAt = optNum(d, 'statusAskedAt');
+  const lossCap = optNum(d, 'lossCap');
+  const mcPending = parsePending(d.mcPending);
+  const group: GroupState = {
+    mcGroupId: c.spec.multicast.mcGroupId,
+    mcAddr: num(d, 'mcAddr', 0),
+    mcKeyHex,
+    ...(d.groupId ? { groupId: d.groupId } : {}),
+    ruleVersion: rule,
+    plan,
+    mcFCnt: num(d, 'mcFCnt', 0),
+    ...(mcPending ? { mcPending } : {}),
+    fragAirMs: num(d, 'fragAirMs', 0),
+    broadcast: { startMs: num(d, 'bStartMs', 0), startN: num(d, 'bStartN', 1), nextN: num(d, 'nextN', 1), targetN: num(d, 'targetN', 0) },
+    status: { ...(askedAt !== undefined ? { askedAt } : {}), sentN: num(d, 'statusSentN', 0) },
+    repair: { rounds: num(d, 'rounds', 0), ...(lossCap !== undefined ? { lossCap } : {}) },
+    fragmentsSent: num(d, 'fragmentsSent', 0),
+    airtimeMs: num(d, 'airtimeMs', 0),
+  };
+  const startedAtMs = optNum(d, 'startedAtMs');
+  const setupStartedMs = optNum(d, 'setupStartedMs');
+  const timeGps = optNum(d, 'sessionTimeGps');
+  return {
+    id: c.id,
+    stage: c.stage,
+    spec: c.spec,
+    targetVersion: num(d, 'targetVersion', 0),
+    cancel: d.cancel === '1',
+    ...(startedAtMs !== undefined ? { startedAtMs } : {}),
+    ...(setupStartedMs !== undefined ? { setupStartedMs } : {}),
+    ...(timeGps !== undefined ? { session: { timeGps, startMs: num(d, 'sessionStartMs'), endMs: num(d, 'sessionEndMs') } } : {}),
+    lastDeviceStepMs: num(d, 'lastDeviceStepMs', 0),
+    ansCursor: d.ansCursor || '0',
+    ...(c.error ? { error: c.error } : {}),
+    groups: [group],
+  };
+}
+
+/**
+ * The pipeline fields of a state, as hash fields. `stage` and `error` are written by the store with their event;
+ * `cancel` is only ever set by a cancel request, and `plan`, `ruleVersion`, `targetVersion` only at submission.
+ */
+export function serialiseCampaignState(s: CampaignState): Record<string, string> {
+  const g = s.groups[0];
+  const str = (n: number | undefined) => (n === undefined ? '' : String(n));
+  return {
+    mcAddr: str(g.mcAddr),
+    mcKey: g.mcKeyHex,
+    groupId: g.groupId ?? '',
+    mcFCnt: str(g.mcFCnt),
+    mcPending: pendingString(g.mcPending),
+    fragAirMs: str(g.fragAirMs),
+    bStartMs: str(g.broadcast.startMs),
+    bStartN: str(g.broadcast.startN),
+    nextN: str(g.broadcast.nextN),
+    targetN: str(g.broadcast.targetN),
+    statusAskedAt: str(g.status.askedAt),
+    statusSentN: str(g.status.sentN),
+    rounds: str(g.repair.rounds),
+    lossCap: str(g.repair.lossCap),
+    fragmentsSent: str(g.fragmentsSent),
+    airtimeMs: str(g.airtimeMs),
+    startedAtMs: str(s.startedAtMs),
+    setupStartedMs: str(s.setupStartedMs),
+    sessionTimeGps: str(s.session?.timeGps),
+    sessionStartMs: str(s.session?.startMs),
+    sessionEndMs: str(s.session?.endMs),
+    lastDeviceStepMs: str(s.lastDeviceStepMs),
+    ansCursor: s.ansCursor,
+  };
+}
+
+/** Fields of `after` that differ from `before` (what a step has to write). */
+export function stateDiff(before: CampaignState, after: CampaignState): Record<string, string> {
+  const a = serialiseCampaignState(before);
+  const b = serialiseCampaignState(after);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(b)) if (a[k] !== v) out[k] = v;
+  return out;
+}

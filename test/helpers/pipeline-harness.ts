@@ -1,0 +1,333 @@
+/**
+ * The campaign pipeline without Redis, gRPC or wall time: the pure `step` driven in virtual time against the
+ * in-process simulated ChirpStack and radio network. The harness plays the worker shell: it keeps the state in
+ * memory, carries the effects out on the simulated ChirpStack (folding their results back with the landing
+ * functions), answers clock-sync requests like the uplink intake, and feeds the devices' answers to the next step.
+ */
+import { randomUUID } from 'node:crypto';
+import { prepareCampaign } from '../../src/api/submit.js';
+import { rootKeyFor } from '../../src/chirpstack/keys.js';
+import { profileWarnings } from '../../src/chirpstack/profile-check.js';
+import type { Effect } from '../../src/campaign/effects.js';
+import { onGroupCreated, onGroupReady, onMulticastLanded } from '../../src/campaign/landing.js';
+import { onLanded } from '../../src/campaign/device-machine.js';
+import type { DeviceState, Stage } from '../../src/campaign/model.js';
+import type { DeviceSnapshot } from '../../src/device/app-layer.js';
+import type { CampaignSpecInput } from '../../src/campaign/schema.js';
+import type { CampaignState } from '../../src/campaign/state.js';
+import { keysNeeded, step, type DeviceAnswer, type StepResult } from '../../src/campaign/step.js';
+import { ScaledClock } from '../../src/codec/clock.js';
+import { encodeDataFragment } from '../../src/codec/data-fragment.js';
+import { createFecEncoder, type FecEncoder } from '../../src/codec/fec.js';
+import { decodeCommands } from '../../src/codec/frame.js';
+import { unixMsToGps } from '../../src/codec/gpstime.js';
+import { versionToU32 } from '../../src/codec/image-header.js';
+import { generateKeyPair, publicKeyOf, formatPublicKeyFile } from '../../src/image/keys.js';
+import { signImage } from '../../src/image/sign.js';
+import { SimChirpStack } from '../../src/sim/chirpstack-server.js';
+import { createSimDevice, makeFleetSpecs, type FleetMix } from '../../src/sim/fleet.js';
+import { SimNetwork } from '../../src/sim/network.js';
+import { Radio } from '../../src/sim/radio.js';
+import { Rng } from '../../src/device/rng.js';
+import type { SimulatedDevice } from '../../src/sim/types.js';
+import { parseCampaignState } from '../../src/store/campaign-state.js';
+import { appTimeAnswer } from '../../workers/uplinks.js';
+
+export const T0 = Date.parse('2026-01-05T00:00:00Z');
+const DEVICE_CLASS = 'harness-sensor-v1';
+
+export interface HarnessOptions {
+  devices: number;
+  loss: number;
+  seed: number;
+  mix?: FleetMix;
+  imageBytes?: number;
+  silentFraction?: number;
+  /** Changes to the campaign spec (the fleet's devices and the image are filled in). */
+  spec?: (s: CampaignSpecInput) => CampaignSpecInput;
+  /** Wraps simulated devices (fault injection: deaf, late). */
+  wrap?: (d: SimulatedDevice, i: number) => SimulatedDevice;
+  /** Where heard uplinks go instead of the harness's own intake (to drive the real worker shell). */
+  uplinks?: (u: { devEui: string; fPort: number; fCnt: number; data: Uint8Array; timeMs: number }) => void;
+}
+
+/** A device that hears no unicast downlink before `untilMs` (a set-up straggler). */
+export class DeafUntil implements SimulatedDevice {
+  constructor(
+    readonly inner: SimulatedDevice,
+    readonly untilMs: number,
+  ) {}
+  get devEui(): string {
+    return this.inner.devEui;
+  }
+  receiveUnicast(fPort: number, data: Uint8Array, nowMs: number): void {
+    if (nowMs >= this.untilMs) this.inner.receiveUnicast(fPort, data, nowMs);
+  }
+  receiveMulticast(...a: Parameters<SimulatedDevice['receiveMulticast']>): void {
+    this.inner.receiveMulticast(...a);
+  }
+  nextUplinkAt(nowMs: number): number {
+    return this.inner.nextUplinkAt(nowMs);
+  }
+  transmit(nowMs: number): ReturnType<SimulatedDevice['transmit']> {
+    return this.inner.transmit(nowMs);
+  }
+}
+
+export class PipelineHarness {
+  now = T0;
+  state: CampaignState;
+  devices = new Map<string, DeviceState>();
+  readonly events: Record<string, unknown>[] = [];
+  readonly effects: { at: number; effect: Effect }[] = [];
+  readonly stages: Stage[] = [];
+  readonly cs: SimChirpStack;
+  readonly net: SimNetwork;
+  readonly sim: (SimulatedDevice & { readonly state: DeviceSnapshot })[];
+  readonly stacks = new Map<string, string>();
+  readonly image: Uint8Array;
+  readonly spec: CampaignSpecInput;
+  steps = 0;
+  private answers: DeviceAnswer[] = [];
+  private seq = 0;
+  private encoder: FecEncoder | undefined;
+  private released = false;
+
+  constructor(o: HarnessOptions) {
+    const rng = new Rng(o.seed ^ 0x5eed);
+    const key = generateKeyPair('ecdsa-p256');
+    const trusted = { algorithm: key.algorithm, publicKey: publicKeyOf(key) };
+    const firmware = new Uint8Array(o.imageBytes ?? 4096);
+    for (let i = 0; i < firmware.length; i++) firmware[i] = rng.int(255);
+    this.image = signImage(firmware, { key, version: '1.1.0', deviceClass: DEVICE_CLASS });
+    this.cs = new SimChirpStack();
+    const applicationId = this.cs.createApplication('harness');
+    const profileId = this.cs.createDeviceProfile({ name: 'fuota-class-c', macVersion: '1.0.3', supportsClassC: true });
+    const specs = makeFleetSpecs({
+      count: o.devices,
+      seed: o.seed,
+      deviceClass: DEVICE_CLASS,
+      firmwareVersion: versionToU32('1.0.0'),
+      trustedKeys: [trusted],
+      mix: o.mix ?? { 'loramac-node': 1, 'lbm-v1': 1 },
+      silentFraction: o.silentFraction ?? 0,
+      maxNbFrag: 320,
+      maxFragSize: 219,
+      maxLost: 320,
+    });
+    for (const s of specs) {
+      this.cs.createDevice({ devEui: s.devEui, applicationId, deviceProfileId: profileId, keys: { nwkKey: '00'.repeat(16), appKey: '', genAppKey: Buffer.from(s.rootKey).toString('hex') } });
+      this.stacks.set(s.devEui, s.profile === 'loramac-node' ? 'loramac-node' : `lbm-v${s.versions.ts004}`);
+    }
+    this.sim = specs.map((s) => createSimDevice(s, o.seed));
+    const onAir = this.sim.map((d, i) => (o.wrap ? o.wrap(d, i) : d));
+    this.net = new SimNetwork({
+      clock: new ScaledClock(T0, 1),
+      devices: onAir,
+      chirpstack: this.cs,
+      radio: new Radio({ seed: o.seed, loss: o.loss, model: 'uniform', badFraction: 0.1, badFactor: 2, silentFraction: 0 }),
+      out: { emit: (e) => (o.uplinks ? o.uplinks(e) : this.uplink(e.devEui, e.fPort, e.data, e.timeMs)) },
+      classCMarginMs: 2000,
+    });
+    const base: CampaignSpecInput = {
+      name: 'harness',
+      applicationId,
+      imageBase64: Buffer.from(this.image).toString('base64'),
+      publicKeys: [formatPublicKeyFile(trusted)],
+      deviceClass: DEVICE_CLASS,
+      devices: specs.map((s) => ({ devEui: s.devEui, lorawan: s.lorawan })),
+      multicast: { groupType: 'C', region: 'EU868', dr: 5, frequencyHz: 869_525_000, classCMarginMs: 2000 },
+      fragmentation: { ts004Version: 1, initialRedundancyPercent: 10, maxRedundancyPercent: 250, blockAckDelay: 0, maxRepairRounds: 12 },
+      timing: { uplinkIntervalS: 60, unicastRetries: 8, rebootDelayS: 30 },
+    };
+    this.spec = o.spec ? o.spec(base) : base;
+    const { spec, plan, targetVersion } = prepareCampaign(this.spec);
+    const { imageBase64: _i, ...stored } = spec;
+    this.state = parseCampaignState({
+      id: randomUUID(),
+      name: spec.name,
+      stage: 'prepare',
+      createdAt: T0,
+      updatedAt: T0,
+      spec: stored,
+      data: { plan: JSON.stringify(plan), targetVersion: String(targetVersion), ruleVersion: String(spec.fragmentation.ts004Version) },
+    });
+    for (const d of spec.devices) this.devices.set(d.devEui, { p: 'discover', s: 'Pending', t: T0, lw: d.lorawan });
+  }
+
+  /** What the uplink intake does: clock sync answered at once, every other answer queued for the campaign. */
+  private uplink(devEui: string, fPort: number, data: Uint8Array, timeMs: number): void {
+    const ports = this.state.spec.ports;
+    if (fPort === ports.ts003) {
+      for (const cmd of decodeCommands('ts003', 'uplink', data).commands) {
+        if (cmd.type !== 'AppTimeReq') continue;
+        const ans = appTimeAnswer(cmd.deviceTime, cmd.ansRequired, cmd.tokenReq, unixMsToGps(timeMs));
+        const rec = this.cs.devices.get(devEui)!;
+        if (ans && !rec.queue.some((q) => q.fPort === fPort)) this.enqueueUnicast(devEui, fPort, ans);
+      }
+      return;
+    }
+    if (fPort === 0 || data.length === 0) return;
+    this.answers.push({ id: String(++this.seq), devEui, fPort, hex: Buffer.from(data).toString('hex'), timeMs });
+  }
+
+  private enqueueUnicast(devEui: string, fPort: number, data: Uint8Array): void {
+    const d = this.cs.devices.get(devEui)!;
+    d.queue.push({ id: randomUUID(), fCnt: d.fCntDown++, fPort, data, confirmed: false });
+  }
+
+  /** Asks for cancellation, as the API does. */
+  requestCancel(): void {
+    this.state = { ...this.state, cancel: true };
+  }
+
+  get ended(): boolean {
+    return ['done', 'failed', 'cancelled'].includes(this.state.stage);
+  }
+
+  /** One step at `now`: network up to now, step, effects. Returns the step's result. */
+  stepOnce(): StepResult {
+    this.net.advanceTo(this.now);
+    const cursor = Number(this.state.ansCursor);
+    const need = keysNeeded(this.state, this.devices, this.now);
+    const rootKeys = new Map<string, Uint8Array>();
+    for (const eui of need) {
+      const rec = this.cs.devices.get(eui)!;
+      rootKeys.set(eui, Buffer.from(rootKeyFor(rec.keys, '1.0.3').keyHex, 'hex'));
+    }
+    const res = step({
+      state: this.state,
+      devices: this.devices,
+      answers: this.answers.filter((a) => Number(a.id) > cursor),
+      now: this.now,
+      fresh: { mcAddr: 0x01ab23cd, mcKeyHex: '0123456789abcdef0123456789abcdef' },
+      rootKeys,
+      image: this.image,
+    });
+    this.steps++;
+    if (res.state.stage !== this.state.stage) this.stages.push(res.state.stage);
+    this.state = res.state;
+    const done = Number(this.state.ansCursor);
+    this.answers = this.answers.filter((a) => Number(a.id) > done);
+    for (const [eui, st] of res.devices) this.devices.set(eui, st);
+    this.events.push(...res.events);
+    for (const e of res.effects) this.carryOut(e);
+    return res;
+  }
+
+  private carryOut(e: Effect): void {
+    this.effects.push({ at: this.now, effect: e });
+    const cs = this.cs;
+    switch (e.kind) {
+      case 'checkProfiles':
+        for (const eui of e.devEuis.slice(0, 1)) {
+          const rec = cs.devices.get(eui)!;
+          for (const warning of profileWarnings(cs.profiles.get(rec.deviceProfileId)! as never, e.groupType)) this.events.push({ type: 'warning', warning });
+        }
+        return;
+      case 'createGroup': {
+        if (this.state.groups[0].groupId) return;
+        const id = randomUUID();
+        const p = e.params;
+        cs.groups.set(id, {
+          id, name: p.name, applicationId: p.applicationId, region: p.region, mcAddr: p.mcAddr,
+          mcAppSKey: Buffer.from(p.mcAppSKey).toString('hex'), mcNwkSKey: Buffer.from(p.mcNwkSKey).toString('hex'), fCnt: 0,
+          groupType: p.groupType, dr: p.dr, frequencyHz: p.frequencyHz, schedulingType: 'DELAY', pingSlotPeriodicity: p.pingSlotPeriodicity ?? 0,
+          devices: new Set(), gateways: new Set(), queue: [],
+        });
+        this.state = onGroupCreated(this.state, id);
+        return;
+      }
+      case 'fillGroup': {
+        const g = cs.groups.get(this.state.groups[0].groupId!)!;
+        for (const eui of e.devEuis) g.devices.add(eui);
+        for (const gw of e.gatewayIds) g.gateways.add(gw);
+        this.state = onGroupReady(this.state, g.fCnt, this.now);
+        this.stages.push(this.state.stage);
+        return;
+      }
+      case 'unicast': {
+        const rec = cs.devices.get(e.devEui)!;
+        const data = Buffer.from(e.hex, 'hex');
+        if (!e.retry || !rec.queue.some((q) => q.fPort === e.port && Buffer.from(q.data).equals(data))) this.enqueueUnicast(e.devEui, e.port, data);
+        const st = this.devices.get(e.devEui);
+        if (st) this.devices.set(e.devEui, onLanded(st));
+        return;
+      }
+      case 'reply':
+        this.enqueueUnicast(e.devEui, e.port, Buffer.from(e.hex, 'hex'));
+        return;
+      case 'fragment':
+      case 'statusRequest': {
+        const grp = this.state.groups[0];
+        const g = cs.groups.get(grp.groupId!)!;
+        if (g.fCnt !== grp.mcFCnt) throw new Error(`fCnt: group at ${g.fCnt}, expected ${grp.mcFCnt}`);
+        let data: Uint8Array;
+        if (e.kind === 'fragment') {
+          this.encoder ??= createFecEncoder(this.image, { fragSize: grp.plan.fragSize, rule: grp.ruleVersion });
+          data = encodeDataFragment(this.state.spec.fragmentation.fragIndex, e.n, this.encoder.fragment(e.n));
+        } else data = Buffer.from(e.hex, 'hex');
+        const fCnt = g.fCnt;
+        g.fCnt++;
+        g.queue.push({ fCnt, fPort: this.state.spec.ports.ts004, data });
+        for (const l of cs.onMulticastEnqueue) l(g.id);
+        this.state = onMulticastLanded(this.state, e.kind === 'fragment' ? { kind: 'frag', n: e.n } : { kind: 'status', at: e.at }, fCnt);
+        return;
+      }
+      case 'flushDeviceQueue':
+        cs.devices.get(e.devEui)!.queue.length = 0;
+        return;
+      case 'deleteGroup': {
+        const g = cs.groups.get(e.groupId);
+        if (g) g.queue.length = 0;
+        cs.groups.delete(e.groupId);
+        return;
+      }
+      case 'release':
+        this.released = true;
+        return;
+    }
+  }
+
+  get isReleased(): boolean {
+    return this.released;
+  }
+
+  /** Steps until the campaign ends, `until` holds, or `maxMs` of virtual time passed. */
+  run(o: { until?: (h: PipelineHarness) => boolean; maxMs?: number; maxSteps?: number } = {}): void {
+    const end = T0 + (o.maxMs ?? 6 * 3600_000);
+    const maxSteps = o.maxSteps ?? 20_000;
+    while (!this.ended && this.now <= end && this.steps < maxSteps) {
+      if (o.until?.(this)) return;
+      const res = this.stepOnce();
+      if (res.nextAt === null) break;
+      this.now = Math.max(res.nextAt, this.now);
+    }
+  }
+
+  /** Device statuses, counted. */
+  byStatus(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const d of this.devices.values()) out[d.s] = (out[d.s] ?? 0) + 1;
+    return out;
+  }
+
+  /** Effects of one kind carried out for one device. */
+  unicastsTo(devEui: string): Extract<Effect, { kind: 'unicast' }>[] {
+    const out: Extract<Effect, { kind: 'unicast' }>[] = [];
+    for (const { effect } of this.effects) if (effect.kind === 'unicast' && effect.devEui === devEui) out.push(effect);
+    return out;
+  }
+
+  /** Lets the network (devices' uplinks, queued downlinks) run on to `ms` without stepping the campaign. */
+  idle(ms: number): void {
+    this.now += ms;
+    this.net.advanceTo(this.now);
+  }
+
+  /** Fragment numbers that went on air, in order. */
+  fragmentsOnAir(): number[] {
+    const rec = this.net.lossRecord().find((g) => g.sent.some((f) => f.fragN !== undefined));
+    return rec ? rec.sent.filter((f) => f.fragN !== undefined).map((f) => f.fragN!) : [];
+  }
+}

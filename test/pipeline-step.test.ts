@@ -1,0 +1,314 @@
+/** Unit tests of the pure campaign step's decisions, on hand-built states (no Redis, no network, no clock). */
+import { describe, expect, it } from 'vitest';
+import type { DeviceState, Stage } from '../src/campaign/model.js';
+import { estimateDeficit } from '../src/campaign/repair.js';
+import { onMulticastLanded, settleMulticast } from '../src/campaign/landing.js';
+import { LOOKAHEAD, machineContext, step } from '../src/campaign/step.js';
+import { gpsToUnixMs, unixMsToGps } from '../src/codec/gpstime.js';
+import { parseCampaignState, serialiseCampaignState, StateError } from '../src/store/campaign-state.js';
+import { euiOf, handDevices, handState, NOW } from './helpers/hand-state.js';
+
+const answerTimeoutMs = 1.25 * 60_000 + 10_000;
+
+describe('campaign state parse/serialise', () => {
+  it('round-trips through the hash fields', () => {
+    const s = handState('broadcast', { data: { nextN: 7, targetN: 30, bStartN: 1, bStartMs: NOW, mcPending: 'frag:7', statusAskedAt: '', lossCap: 0.12 } });
+    expect(s.groups).toHaveLength(1);
+    expect(s.groups[0].broadcast).toEqual({ startMs: NOW, startN: 1, nextN: 7, targetN: 30 });
+    expect(s.groups[0].mcPending).toEqual({ kind: 'frag', n: 7 });
+    expect(s.groups[0].status.askedAt).toBeUndefined();
+    const h = serialiseCampaignState(s);
+    expect(h.mcPending).toBe('frag:7');
+    expect(h.lossCap).toBe('0.12');
+    expect(h.statusAskedAt).toBe('');
+  });
+
+  it('names the field of bad input', () => {
+    expect(() => handState('setup', { data: { nextN: 'x' } })).toThrow(StateError);
+    expect(() => handState('setup', { data: { nextN: 'x' } })).toThrow(/nextN: not a number/);
+    expect(() => handState('setup', { data: { mcPending: 'bogus:1' } })).toThrow(/mcPending/);
+    expect(() => handState('setup', { data: { ruleVersion: 3 } })).toThrow(/ruleVersion: must be 1 or 2/);
+    const s = handState('setup');
+    expect(() => parseCampaignState({ id: 'x', name: 'x', stage: 'setup', createdAt: 0, updatedAt: 0, spec: s.spec, data: {} })).toThrow(/plan: missing/);
+  });
+});
+
+describe('step: prepare and group', () => {
+  it('takes McAddr and McKey from the caller at prepare, then asks for the group', () => {
+    const s0 = handState('prepare', { data: { mcKey: '', mcAddr: '', groupId: '' } });
+    expect(() => step({ state: s0, devices: new Map(), answers: [], now: NOW })).toThrow(/fresh/);
+    const r = step({ state: s0, devices: new Map(), answers: [], now: NOW, fresh: { mcAddr: 0x11223344, mcKeyHex: 'ff'.repeat(16) } });
+    expect(r.state.stage).toBe('group');
+    expect(r.state.groups[0].mcAddr).toBe(0x11223344);
+    expect(r.state.groups[0].mcKeyHex).toBe('ff'.repeat(16));
+    expect(r.state.startedAtMs).toBe(NOW);
+    const g = step({ state: { ...r.state, groups: [{ ...r.state.groups[0] }] }, devices: new Map(), answers: [], now: NOW });
+    expect(g.effects.map((e) => e.kind)).toEqual(['checkProfiles', 'createGroup', 'fillGroup']);
+    const create = g.effects[1]!;
+    if (create.kind !== 'createGroup') throw new Error('createGroup expected');
+    expect(create.params.mcAddr).toBe(0x11223344);
+    expect(create.params.mcAppSKey).toHaveLength(16);
+    // A group ChirpStack already created (a step cut short after it) is not created again.
+    const again = step({ state: handState('group'), devices: new Map(), answers: [], now: NOW });
+    expect(again.effects.map((e) => e.kind)).toEqual(['checkProfiles', 'fillGroup']);
+  });
+});
+
+describe('step: set-up', () => {
+  const ready = (n: number) => handDevices(n, { p: 'ready', v: [0, 1, 1, 1] });
+
+  it('sets the session once every device is ready, leaving room for the retries', () => {
+    const s = handState('setup', { devices: 4, data: { setupStartedMs: NOW - 60_000 } });
+    const r = step({ state: s, devices: ready(4), answers: [], now: NOW });
+    expect(r.state.stage).toBe('session');
+    const attempts = Math.min(3 + 1, 6);
+    expect(r.state.session!.timeGps).toBe(unixMsToGps(NOW + attempts * answerTimeoutMs + 60_000));
+    expect(r.state.session!.startMs).toBe(gpsToUnixMs(r.state.session!.timeGps));
+    // Each ready device is sent its session request, recorded as outstanding.
+    expect(r.effects.filter((e) => e.kind === 'unicast')).toHaveLength(4);
+    expect([...r.devices.values()].every((d) => d.p === 'session' && d.o?.n === 1 && !d.o.ok)).toBe(true);
+    expect(r.nextAt).toBe(NOW);
+  });
+
+  it('waits for stragglers until nine in ten are ready and 8 answer time-outs passed', () => {
+    const devices = ready(10);
+    const straggler = euiOf(9);
+    devices.set(straggler, { p: 'discover', s: 'Pending', t: NOW, lw: '1.0', v: [0, 0, 1, 0], o: { port: 201, hex: '00', at: NOW - 1000, n: 1, ok: true } });
+    const early = handState('setup', { devices: 10, data: { setupStartedMs: NOW - 8 * answerTimeoutMs + 1 } });
+    expect(step({ state: early, devices, answers: [], now: NOW }).state.stage).toBe('setup');
+    const late = handState('setup', { devices: 10, data: { setupStartedMs: NOW - 8 * answerTimeoutMs } });
+    const r = step({ state: late, devices, answers: [], now: NOW });
+    expect(r.state.stage).toBe('session');
+    // Two of ten not ready: still waiting.
+    devices.set(euiOf(8), devices.get(straggler)!);
+    expect(step({ state: late, devices, answers: [], now: NOW }).state.stage).toBe('setup');
+  });
+
+  it('fails when no device completed the set-up', () => {
+    const s = handState('setup', { devices: 3, data: { setupStartedMs: NOW - 60_000 } });
+    const r = step({ state: s, devices: handDevices(3, { p: 'final', s: 'Timeout' }), answers: [], now: NOW });
+    expect(r.state.stage).toBe('failed');
+    expect(r.state.error).toBe('no device completed the set-up');
+    expect(r.effects).toEqual([]);
+  });
+
+  it('sends McGroupSetupReq with the key from the inputs, and fails a device whose key could not be read', () => {
+    const s = handState('setup', { devices: 2, data: { setupStartedMs: NOW } });
+    const devices = handDevices(2, { p: 'discover' });
+    const r = step({ state: s, devices, answers: [], now: NOW, rootKeys: new Map([[euiOf(0), new Uint8Array(16)]]), keyErrors: new Map([[euiOf(1), 'no GenAppKey']]) });
+    const sent = r.effects.filter((e) => e.kind === 'unicast');
+    expect(sent).toHaveLength(1);
+    const first = sent[0]!;
+    if (first.kind !== 'unicast') throw new Error('unicast expected');
+    expect(first.commands.map((c) => c.type)).toEqual(['PackageVersionReq', 'McGroupSetupReq']);
+    expect(r.devices.get(euiOf(1))).toMatchObject({ s: 'McGroupError', r: 'no GenAppKey', p: 'final' });
+  });
+
+  it('refuses a device of the other TS004 version through the device machine', () => {
+    const s = handState('setup', { devices: 1, data: { setupStartedMs: NOW } });
+    const r = step({ state: s, devices: handDevices(1, { p: 'fragSetup', v: [0, 2, 2, 1] }), answers: [], now: NOW });
+    expect(r.devices.get(euiOf(0))).toMatchObject({ s: 'PackageNotSupported', p: 'cleanup' });
+    expect(r.devices.get(euiOf(0))!.r).toMatch(/TS004 v2 device; this campaign sends the v1 parity code/);
+  });
+
+  it('re-sends an unanswered request after the time-out, then gives up with Timeout', () => {
+    const s = handState('setup', { devices: 2, data: { setupStartedMs: NOW } });
+    const o = { port: 200, hex: '00', at: NOW - answerTimeoutMs - 1, n: 1, ok: true };
+    const r = step({ state: s, devices: handDevices(1, { p: 'discover', o }), answers: [], now: NOW });
+    expect(r.devices.get(euiOf(0))!.o).toMatchObject({ n: 2, ok: false, at: NOW });
+    expect(r.effects).toEqual([expect.objectContaining({ kind: 'unicast', retry: true, hex: '00' })]);
+    const out = step({ state: s, devices: handDevices(1, { p: 'discover', o: { ...o, n: 4 } }), answers: [], now: NOW });
+    expect(out.devices.get(euiOf(0))).toMatchObject({ s: 'Timeout', p: 'final' });
+  });
+});
+
+describe('step: session and broadcast', () => {
+  it('starts the broadcast when the last compensated window opens (bounded by three time-outs)', () => {
+    const start = NOW - 10_000;
+    const session = { sessionTimeGps: unixMsToGps(start), sessionStartMs: start, sessionEndMs: start + 3600_000 };
+    const s = handState('session', { devices: 2, data: session });
+    const devices = handDevices(2, { p: 'listening', tts: [30, NOW - 5_000] });
+    // One device opens at NOW + 25 s: wait.
+    expect(step({ state: s, devices, answers: [], now: NOW }).state.stage).toBe('session');
+    const r = step({ state: s, devices, answers: [], now: NOW + 25_000 });
+    expect(r.state.stage).toBe('broadcast');
+    expect(r.state.groups[0].broadcast).toEqual({ startMs: NOW + 25_000 + 1000, startN: 1, nextN: 1, targetN: s.groups[0].plan.nbFrag + s.groups[0].plan.initialCoded });
+    // A device still being offered the session holds the broadcast back until the limit.
+    const waiting = new Map(devices).set(euiOf(1), { p: 'session', s: 'Pending', t: NOW, lw: '1.0' } as DeviceState);
+    expect(step({ state: s, devices: waiting, answers: [], now: NOW + 25_000 }).state.stage).toBe('session');
+    expect(step({ state: s, devices: waiting, answers: [], now: start + 3 * answerTimeoutMs }).state.stage).toBe('broadcast');
+  });
+
+  it('asks for the fragments due (with the look-ahead), never one already landed', () => {
+    const s = handState('broadcast', { devices: 1, data: { bStartMs: NOW, bStartN: 1, nextN: 1, targetN: 23, lastDeviceStepMs: NOW } });
+    const interval = s.groups[0].plan.fragmentIntervalMs;
+    const r = step({ state: s, devices: new Map(), answers: [], now: NOW + 2 * interval });
+    const ns = r.effects.filter((e) => e.kind === 'fragment').map((e) => (e.kind === 'fragment' ? e.n : 0));
+    expect(ns).toEqual(Array.from({ length: 2 + LOOKAHEAD + 1 }, (_, i) => i + 1));
+    // After they landed, the next step asks only for the new ones.
+    let st = r.state;
+    for (const n of ns) st = onMulticastLanded(st, { kind: 'frag', n }, n - 1);
+    expect(st.groups[0].broadcast.nextN).toBe(ns.length + 1);
+    expect(st.groups[0].fragmentsSent).toBe(ns.length);
+    const r2 = step({ state: st, devices: new Map(), answers: [], now: NOW + 3 * interval });
+    expect(r2.effects.map((e) => (e.kind === 'fragment' ? e.n : -1))).toEqual([ns.length + 1]);
+  });
+
+  it('goes to status one interval after the last fragment was due, and asks every receiver', () => {
+    const s = handState('broadcast', { devices: 1, data: { bStartMs: NOW, bStartN: 1, nextN: 24, targetN: 23, lastDeviceStepMs: NOW } });
+    const interval = s.groups[0].plan.fragmentIntervalMs;
+    expect(step({ state: s, devices: new Map(), answers: [], now: NOW + 22 * interval }).state.stage).toBe('broadcast');
+    const r = step({ state: s, devices: new Map(), answers: [], now: NOW + 23 * interval });
+    expect(r.state.stage).toBe('status');
+    const q = step({ state: r.state, devices: handDevices(1, { p: 'listening' }), answers: [], now: NOW + 23 * interval });
+    const req = q.effects.find((e) => e.kind === 'statusRequest');
+    expect(req).toMatchObject({ kind: 'statusRequest', at: NOW + 23 * interval, commands: [{ type: 'FragSessionStatusReq', fragIndex: 0, participants: true }] });
+    expect(q.state.groups[0].status.sentN).toBe(23);
+  });
+
+  it('a multicast frame left in flight counts only if the group counter moved', () => {
+    const s = handState('broadcast', { data: { mcPending: 'frag:5', mcFCnt: 10, nextN: 5, fragmentsSent: 4 } });
+    const landed = settleMulticast(s, 11);
+    expect(landed.landed).toBe(true);
+    expect(landed.state.groups[0]).toMatchObject({ mcFCnt: 11, fragmentsSent: 5, broadcast: expect.objectContaining({ nextN: 6 }) });
+    expect(landed.state.groups[0].mcPending).toBeUndefined();
+    const lost = settleMulticast(s, 10);
+    expect(lost.landed).toBe(false);
+    expect(lost.state.groups[0]).toMatchObject({ mcFCnt: 10, fragmentsSent: 4, broadcast: expect.objectContaining({ nextN: 5 }) });
+  });
+});
+
+describe('step: status round and repair sizing', () => {
+  const statusState = (over: Record<string, string | number> = {}) =>
+    handState('status', {
+      devices: 2,
+      data: { statusAskedAt: NOW - 1000, statusSentN: 23, nextN: 24, targetN: 23, bStartN: 1, sessionTimeGps: unixMsToGps(NOW), sessionStartMs: NOW, sessionEndMs: NOW + 3600_000, ...over },
+    });
+
+  it('sizes a repair round from LoRaMac-node counters (cumulative lost uncoded)', () => {
+    const s = statusState();
+    const nb = s.groups[0].plan.nbFrag; // 20
+    const devices = handDevices(2, { p: 'listening', v: [0, 1, 1, 1], fs: [23, 0, 0, 23] });
+    // Device 1 lost 5 uncoded and got the 3 coded at 25 % loss: deficit 5 - floor(3 * 0.75) = 3.
+    devices.set(euiOf(1), { ...devices.get(euiOf(1))!, fs: [23, 5, 0, 23] });
+    const r = step({ state: s, devices, answers: [], now: NOW });
+    expect(nb).toBe(20);
+    expect(r.state.stage).toBe('broadcast');
+    expect(r.devices.get(euiOf(0))!.p).toBe('upgrade'); // complete, and asked DevUpgradeImageReq in the same step
+    const repair = r.events.find((e) => e.type === 'repair')!;
+    expect(repair).toMatchObject({ round: 1, devices: 1 });
+    // Loss cap = max(5 %, 1.5 * median loss): the median of [0, 0.25] (lower index) is 0 -> cap 0.05.
+    expect(r.state.groups[0].repair.lossCap).toBe(0.05);
+    const est = estimateDeficit({ ts004: 1, nbFragReceived: 23, missingFrag: 5, sentN: 23 }, 20, 0.05);
+    expect(r.state.groups[0].broadcast.targetN).toBe(23 + Math.ceil((est.deficit + 1) / (1 - est.loss)));
+    expect(r.state.groups[0].broadcast.startN).toBe(24);
+    expect(r.state.groups[0].repair.rounds).toBe(1);
+  });
+
+  it('reads LBM v1 counters (unknowns still unsolved) by the upper bound only after a "no image" answer', () => {
+    const s = statusState();
+    const devices = handDevices(2, { p: 'listening', v: [0, 1, 1, 1], fs: [20, 2, 0, 23] });
+    const r = step({ state: s, devices, answers: [], now: NOW });
+    expect(r.state.stage).toBe('broadcast');
+    const est = estimateDeficit({ ts004: 1, nbFragReceived: 20, missingFrag: 2, sentN: 23 }, 20, r.state.groups[0].repair.lossCap);
+    expect(est.upper).toBe(2);
+    const withNp = handDevices(2, { p: 'listening', v: [0, 1, 1, 1], fs: [20, 2, 0, 23], np: 1 });
+    const r2 = step({ state: s, devices: withNp, answers: [], now: NOW });
+    expect(r2.state.groups[0].broadcast.targetN).toBeGreaterThanOrEqual(23 + 3);
+  });
+
+  it('takes the LBM lossless quirk (MissingFrag 1, NbFragReceived M) as done and asks the device', () => {
+    const s = statusState();
+    const r = step({ state: s, devices: handDevices(2, { p: 'listening', v: [0, 1, 1, 1], fs: [20, 1, 0, 23] }), answers: [], now: NOW });
+    expect(r.state.stage).toBe('apply');
+    expect([...r.devices.values()].every((d) => d.p === 'upgrade')).toBe(true);
+    expect(r.effects.filter((e) => e.kind === 'unicast' && e.commands[0]?.type === 'DevUpgradeImageReq')).toHaveLength(2);
+  });
+
+  it('asks a LoRaMac-node device whose counters froze (DevUpgradeImageReq probe)', () => {
+    const s = statusState({ statusSentN: 40, nextN: 41, targetN: 40 });
+    const devices = handDevices(2, { p: 'listening', v: [0, 1, 1, 1], fs: [23, 6, 0, 40], pf: [23, 6, 30] });
+    const r = step({ state: s, devices, answers: [], now: NOW });
+    expect([...r.devices.values()].map((d) => d.p)).toEqual(['upgrade', 'upgrade']);
+  });
+
+  it('sizes TS004 v2 devices by their remaining unknowns, with the loss cap', () => {
+    const s = statusState({ ruleVersion: 2 });
+    const devices = handDevices(2, { p: 'listening', v: [0, 2, 2, 1], fs: [23, 0, 0, 23] });
+    devices.set(euiOf(1), { ...devices.get(euiOf(1))!, fs: [10, 4, 0, 23] });
+    const r = step({ state: s, devices, answers: [], now: NOW });
+    // Loss of device 1 read from its counters is 1 - 10/23 = 0.57, but the cap (max(5 %, 1.5 * median 0)) holds it.
+    expect(r.state.groups[0].broadcast.targetN).toBe(23 + Math.ceil((4 + 1) / (1 - 0.05)));
+  });
+
+  it('waits for the answers until the window is over, then asks silent devices again', () => {
+    const s = statusState();
+    const devices = handDevices(2, { p: 'listening', v: [0, 1, 1, 1] });
+    expect(step({ state: s, devices, answers: [], now: NOW }).state.stage).toBe('status');
+    const over = NOW - 1000 + s.groups[0].plan.statusWindowMs + 1.5 * 60_000;
+    const r = step({ state: s, devices, answers: [], now: over });
+    expect(r.state.stage).toBe('status');
+    expect(r.state.groups[0].repair.rounds).toBe(1);
+    expect(r.state.groups[0].status.askedAt).toBeUndefined();
+  });
+
+  it('fails devices without the image when rounds are exhausted (apply)', () => {
+    const s = handState('apply', { devices: 2, data: { rounds: 6, targetN: 23, fragmentsSent: 23, sessionEndMs: NOW + 3600_000, sessionStartMs: NOW, sessionTimeGps: unixMsToGps(NOW) } });
+    const devices = handDevices(2, { p: 'listening', v: [0, 1, 1, 1] });
+    const r = step({ state: s, devices, answers: [], now: NOW });
+    expect([...r.devices.values()].map((d) => [d.s, d.r])).toEqual(Array(2).fill(['MissingFragments', 'block not reassembled after 23 fragments']));
+    expect(r.state.stage).toBe('cleanup');
+    // With rounds left, the campaign goes back to a status round instead.
+    const again = handState('apply', { devices: 2, data: { rounds: 1, targetN: 23, sessionEndMs: NOW + 3600_000, sessionStartMs: NOW, sessionTimeGps: unixMsToGps(NOW) } });
+    expect(step({ state: again, devices, answers: [], now: NOW }).state.stage).toBe('status');
+  });
+});
+
+describe('step: cancel and the end', () => {
+  const stages: Stage[] = ['prepare', 'group', 'setup', 'session', 'broadcast', 'status', 'apply', 'cleanup'];
+  for (const stage of stages) {
+    it(`cancels at ${stage}: devices Cancelled, queues flushed, set-up devices told, group deleted`, () => {
+      const s = { ...handState(stage, { devices: 3, data: stage === 'prepare' ? { groupId: '' } : {} }), cancel: true };
+      const devices = new Map<string, DeviceState>([
+        [euiOf(0), { p: 'discover', s: 'Pending', t: NOW, lw: '1.0' }],
+        [euiOf(1), { p: 'listening', s: 'Pending', t: NOW, lw: '1.0', o: { port: 201, hex: '00', at: NOW, n: 1, ok: true } }],
+        [euiOf(2), { p: 'final', s: 'Timeout', t: NOW, lw: '1.0' }],
+      ]);
+      const r = step({ state: s, devices, answers: [], now: NOW });
+      expect(r.state.stage).toBe('cancelled');
+      expect(r.nextAt).toBeNull();
+      expect(r.devices.get(euiOf(0))).toMatchObject({ s: 'Cancelled', p: 'final', r: 'campaign cancelled' });
+      expect(r.devices.get(euiOf(1))!.o).toBeUndefined();
+      expect(r.devices.has(euiOf(2))).toBe(false);
+      const kinds = r.effects.map((e) => e.kind);
+      expect(kinds.filter((k) => k === 'flushDeviceQueue')).toHaveLength(3);
+      expect(kinds.includes('deleteGroup')).toBe(stage !== 'prepare');
+      expect(r.effects.filter((e) => e.kind === 'reply').map((e) => (e.kind === 'reply' ? [e.devEui, e.commands[0]!.type] : []))).toEqual([
+        [euiOf(1), 'FragSessionDeleteReq'],
+        [euiOf(1), 'McGroupDeleteReq'],
+      ]);
+      expect(kinds.at(-1)).toBe('release');
+      expect(r.events.map((e) => e.type)).toEqual(['cancelled', 'report']);
+    });
+  }
+
+  it('ends once every device is final: report, group deleted, release', () => {
+    const s = handState('cleanup', { devices: 2, data: { fragmentsSent: 30, rounds: 2, airtimeMs: 1500 } });
+    const r = step({ state: s, devices: handDevices(2, { p: 'final', s: 'Updated' }), answers: [], now: NOW });
+    expect(r.state.stage).toBe('done');
+    expect(r.nextAt).toBeNull();
+    expect(r.effects.map((e) => e.kind)).toEqual(['deleteGroup', 'release']);
+    expect(r.events).toEqual([expect.objectContaining({ type: 'report', devices: 2, updated: 2, fragmentsSent: 30, repairRounds: 2, airtimeSeconds: 1.5, simulatedSeconds: 3600 })]);
+  });
+
+  it('does nothing in a final stage', () => {
+    const r = step({ state: handState('done'), devices: new Map(), answers: [], now: NOW });
+    expect(r).toMatchObject({ effects: [], events: [], nextAt: null });
+  });
+
+  it('builds the device machine context from the typed state', () => {
+    const s = handState('session', { data: { sessionTimeGps: 1_500_000_000, sessionStartMs: gpsToUnixMs(1_500_000_000), sessionEndMs: gpsToUnixMs(1_500_003_600), statusSentN: 9 } });
+    const m = machineContext(s, s.groups[0], NOW);
+    expect(m).toMatchObject({ mcAddr: 0x01ab23cd, sessionTimeGps: 1_500_000_000, sessionEndGps: 1_500_003_600, targetVersion: 0x01010000, statusSentN: 9, answerTimeoutMs });
+  });
+});
