@@ -14,7 +14,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'lorafuota_process_' });
+collectDefaultMetrics({ register: registry, prefix: 'lorafuota_' });
 
 /** gRPC status names by code (so this module needs no gRPC import). */
 const GRPC_CODES = [
