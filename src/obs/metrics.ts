@@ -205,22 +205,16 @@ async function snapshot(): Promise<StoreSnapshot | undefined> {
     const value = snapshotSource();
     cached = { at: now, value };
     value.catch(() => {
+      storeErrors.inc();
       if (cached?.value === value) cached = undefined;
     });
   }
   try {
     return await cached.value;
   } catch {
-    storeErrors.inc();
     return undefined;
   }
 }
-
-const storeErrors = new Counter({
-  name: 'lorafuota_store_scrape_errors_total',
-  help: 'Scrapes whose read of the Redis store failed (the fleet gauges then keep their last values)',
-  registers: [registry],
-});
 
 function fleetGauge<L extends string>(name: string, help: string, labelNames: readonly L[], fill: (g: Gauge<L>, s: StoreSnapshot) => void): void {
   new Gauge<L>({
@@ -255,6 +249,12 @@ fleetGauge('lorafuota_multicast_airtime_seconds', 'Multicast airtime used over e
 });
 fleetGauge('lorafuota_queue_jobs', 'Campaign queue (BullMQ) jobs by state', ['state'], (g, s) => {
   for (const [state, n] of Object.entries(s.queue)) g.set({ state }, n);
+});
+
+const storeErrors = new Counter({
+  name: 'lorafuota_store_scrape_errors_total',
+  help: 'Failed reads of the Redis store for the fleet gauges (the gauges then keep their last values)',
+  registers: [registry],
 });
 
 /** The exposition text and its content type. */
