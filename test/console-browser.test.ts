@@ -9,6 +9,12 @@ import { redisCheck } from '../src/obs/health.js';
 import { setStoreSnapshot } from '../src/obs/metrics.js';
 import { REDIS_URL, startCampaignEnv, waitForStage, type CampaignEnv } from './helpers/campaign-env.js';
 
+/** The page's globals used in the functions that run in the browser (the tests are type-checked without the DOM library). */
+declare const document: {
+  querySelectorAll(selector: string): { length: number };
+  getElementById(id: string): { textContent: string | null; dataset: Record<string, string | undefined> } | null;
+};
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`console-browser: skipped, no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
@@ -33,7 +39,7 @@ describe('web console and /metrics during a simulated campaign', () => {
   let id: string;
   let base: string;
   beforeAll(async () => {
-    ce = await startCampaignEnv({ devices: 16, loss: 0.2, seed: 5 });
+    ce = await startCampaignEnv({ devices: 16, loss: 0.2, seed: 5, speedup: 100 });
     const queue = ce.workers[0]!.ctx.queue;
     const fleet = new FleetReader(ce.store, queue);
     setStoreSnapshot(() => fleet.snapshot(), 200);
@@ -94,18 +100,30 @@ describe('web console and /metrics during a simulated campaign', () => {
       await page.waitForFunction(() => document.querySelectorAll('#devices tbody tr').length === 16);
       const euis = await page.locator('#devices tbody tr td:first-child').allTextContents();
       expect(euis).toEqual(ce.env.devices.map((d) => d.devEui).sort());
-      const sent0 = Number(await page.locator('#chart').getAttribute('data-sent'));
-      // The chart is redrawn with more fragments while the campaign runs.
-      await page.waitForFunction((n) => Number(document.getElementById('chart')!.dataset.sent) > n, sent0, { timeout: 90_000 });
-      await expect(page.locator('#chart polyline.sent').count()).resolves.toBe(1);
-      // Filter through the server-side paging endpoint.
+      const stage0 = await page.locator('#chart').getAttribute('data-stage');
+      const draws0 = Number(await page.locator('#chart').getAttribute('data-draws'));
+      expect(draws0).toBeGreaterThan(0);
+      // Live updates: the page follows the campaign (event stream + summary) to its end and redraws the chart.
       await waitForStage(ce.store, id, ['done'], 120_000);
       await page.waitForFunction(() => document.getElementById('c-stage')!.textContent === 'done', undefined, { timeout: 30_000 });
-      await page.selectOption('#f-status', 'Updated');
-      await page.waitForFunction(() => /of 16 devices/.test(document.getElementById('d-count')!.textContent ?? ''));
-      const updated = (await ce.store.devices(id)).values();
-      const nUpdated = [...updated].filter((d) => d.s === 'Updated').length;
-      await expect(page.locator('#d-count').textContent()).resolves.toBe(`${nUpdated} of 16 devices`);
+      await page.waitForFunction(() => document.getElementById('chart')!.dataset.stage === 'done', undefined, { timeout: 30_000 });
+      expect(stage0).not.toBe('done');
+      expect(Number(await page.locator('#chart').getAttribute('data-draws'))).toBeGreaterThan(draws0);
+      const c = (await ce.store.get(id))!;
+      expect(await page.locator('#chart').getAttribute('data-sent')).toBe(c.data.fragmentsSent);
+      expect(await page.locator('#c-sent').textContent()).toBe(c.data.fragmentsSent);
+      await expect(page.locator('#chart polyline.sent').count()).resolves.toBe(1);
+      expect(Number(await page.locator('#chart polyline.sent').getAttribute('data-points'))).toBeGreaterThan(1);
+      const live = await page.locator('#events li').allTextContents();
+      expect(live.some((t) => /stage +stage=done/.test(t))).toBe(true);
+      // Filter through the server-side paging endpoint.
+      const byStatus = new Map<string, number>();
+      for (const d of (await ce.store.devices(id)).values()) byStatus.set(d.s, (byStatus.get(d.s) ?? 0) + 1);
+      const [status, count] = [...byStatus].sort((a, b) => b[1] - a[1])[0]!;
+      await page.selectOption('#f-status', status);
+      await page.waitForFunction((want) => document.getElementById('d-count')!.textContent === want, `${count} of 16 devices`);
+      const shown = await page.locator('#devices tbody tr td:nth-child(2)').allTextContents();
+      expect(shown).toEqual(Array(count).fill(status));
       await page.selectOption('#f-status', '');
       await page.waitForFunction(() => document.querySelectorAll('#devices tbody tr').length === 16);
       const stages = await page.locator('#events li').allTextContents();

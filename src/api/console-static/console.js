@@ -115,6 +115,8 @@
       svg.appendChild(el('polyline', { points: pts, class: 'sent', 'data-points': sent.length }));
     }
     svg.dataset.sent = String(summary.fragments.sent);
+    svg.dataset.stage = summary.stage;
+    svg.dataset.draws = String(Number(svg.dataset.draws || 0) + 1);
   }
 
   async function loadDevices() {
