@@ -228,6 +228,37 @@ describe('campaign watch across a server restart', () => {
   });
 });
 
+describe('campaign watch through a long API outage', () => {
+  it('keeps reconnecting with back-off past 7.5 s of downtime, then resumes and exits 0', async () => {
+    const first = await startApiServer({ redisUrl: api.redisUrl, prefix: api.prefix, token: api.token, address: '127.0.0.1:0' });
+    const address = `127.0.0.1:${first.port}`;
+    const spec = makeSpec(1);
+    const { id } = await api.client.create(JSON.stringify(spec));
+    const stored = (await api.store.readEvents(id)).length;
+    let lines = 0;
+    let second: ApiServer | undefined;
+    let driven: Promise<void> | undefined;
+    const r = await run(['campaign', 'watch', id, '--api', address, '--token', api.token], {
+      onLine: () => {
+        if (++lines !== stored) return;
+        driven = (async () => {
+          await first.close();
+          await api.store.commit(id, new Map([[spec.devices[0]!.devEui, { p: 'final', s: 'Updated', t: 1, lw: '1.0' } satisfies DeviceState]]), []);
+          await api.store.setStage(id, 'done');
+          // Down for longer than the old retry budget (7.5 s).
+          await new Promise((res) => setTimeout(res, 9000));
+          second = await startApiServer({ redisUrl: api.redisUrl, prefix: api.prefix, token: api.token, address });
+        })();
+      },
+    });
+    await driven;
+    await second?.close();
+    expect(r.stderr).toMatch(/^lorafuota: api unavailable \(.*\); retrying in \d+ s \(Ctrl-C to stop\)$/m);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('done: 1/1 devices updated');
+    expect(r.code).toBe(0);
+  }, 40_000);
+});
+
 describe('serve', () => {
   it('serves the API until SIGTERM and exits 0', async () => {
     const prefix = `${api.prefix}-serve`;
