@@ -17,6 +17,7 @@ interface WorkerFlags {
   lockMs: string;
   metricsPort?: string;
   metricsHost: string;
+  campaignLog?: boolean;
 }
 
 function positiveInt(field: string, v: string, max: number): number {
@@ -41,6 +42,7 @@ export function register(program: Command): void {
     .option('--lock-ms <ms>', 'how soon a dead worker\'s step is taken over', '10000')
     .option('--metrics-port <port>', '/metrics, /healthz and /readyz on this port (env LORAFUOTA_METRICS_PORT; default off)')
     .option('--metrics-host <host>', 'address the metrics port binds to (env LORAFUOTA_METRICS_HOST)', process.env.LORAFUOTA_METRICS_HOST ?? '127.0.0.1')
+    .option('--campaign-log', 'also log campaign events (stages, repair rounds, device outcomes); for deployments without `serve`, on one worker only')
     .action(async (o: WorkerFlags) => {
       const token = o.chirpstackToken ?? process.env.CHIRPSTACK_API_TOKEN;
       if (!token) throw new Error('chirpstack-token: required (--chirpstack-token or CHIRPSTACK_API_TOKEN)');
@@ -74,12 +76,18 @@ export function register(program: Command): void {
         const { startObsServer } = await import('../obs/http.js');
         metrics = await startObsServer({ host: o.metricsHost, port: metricsPort, checks });
       }
+      let campaignLog: { close(): Promise<void> } | undefined;
+      if (o.campaignLog) {
+        const { followCampaignLogs } = await import('../obs/campaign-log.js');
+        campaignLog = followCampaignLogs({ redis: w.ctx.store.redis, prefix: o.prefix, log: w.ctx.log });
+      }
       w.ctx.log.info({ prefix: o.prefix, chirpstack: o.chirpstack, ...(metrics ? { metrics: `${o.metricsHost}:${metrics.port}` } : {}) }, 'worker started');
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
       w.ctx.log.info({ signal }, 'worker stopping');
+      await campaignLog?.close();
       await metrics?.close();
       await w.close();
     });
