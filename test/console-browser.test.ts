@@ -7,6 +7,7 @@ import { startHttpConsole, type HttpConsole } from '../src/api/http-console.js';
 import { FleetReader } from '../src/obs/fleet.js';
 import { redisCheck } from '../src/obs/health.js';
 import { setStoreSnapshot } from '../src/obs/metrics.js';
+import { followCampaignLogs, type LogFollower } from '../src/obs/campaign-log.js';
 import { REDIS_URL, startCampaignEnv, waitForStage, type CampaignEnv } from './helpers/campaign-env.js';
 
 /** The page's globals used in the functions that run in the browser (the tests are type-checked without the DOM library). */
@@ -38,6 +39,8 @@ describe('web console and /metrics during a simulated campaign', () => {
   let web: HttpConsole;
   let id: string;
   let base: string;
+  const logLines: { obj: Record<string, unknown>; msg: string }[] = [];
+  let follower: LogFollower;
   beforeAll(async () => {
     ce = await startCampaignEnv({ devices: 16, loss: 0.2, seed: 5, speedup: 100 });
     const queue = ce.workers[0]!.ctx.queue;
@@ -45,10 +48,13 @@ describe('web console and /metrics during a simulated campaign', () => {
     setStoreSnapshot(() => fleet.snapshot(), 200);
     web = await startHttpConsole({ store: ce.store, fleet, token: 'console-token', port: 0, checks: [redisCheck(REDIS_URL)], blockMs: 300 });
     base = `http://127.0.0.1:${web.port}`;
+    const sink = (obj: object, msg: string) => logLines.push({ obj: obj as Record<string, unknown>, msg });
+    follower = followCampaignLogs({ redis: ce.store.redis, prefix: ce.prefix, log: { info: sink, warn: sink }, intervalMs: 200 });
     ({ id } = await submitCampaign({ store: ce.store, queue }, ce.env.spec));
   }, 60_000);
   afterAll(async () => {
     setStoreSnapshot(undefined);
+    await follower?.close();
     await web?.close();
     await ce?.close();
   });
@@ -135,4 +141,21 @@ describe('web console and /metrics during a simulated campaign', () => {
       await browser.close();
     }
   }, 240_000);
+
+  it('logs the campaign from its events: stages, repair rounds, one line per device outcome, the end with counts', async () => {
+    await waitForStage(ce.store, id, ['done'], 120_000);
+    for (let i = 0; i < 100 && !logLines.some((l) => l.msg === 'stage done'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(logLines.every((l) => l.obj.campaign === id)).toBe(true);
+    const msgs = logLines.map((l) => l.msg);
+    for (const stage of ['group', 'setup', 'session', 'broadcast', 'apply', 'cleanup', 'done']) expect(msgs).toContain(`stage ${stage}`);
+    const c = (await ce.store.get(id))!;
+    // One line per repair event (a round that only asks silent devices again sends nothing and writes none).
+    const repairs = (await ce.store.readEvents(id, '0', 0, 100_000)).filter((e) => e.type === 'repair');
+    expect(msgs.filter((m) => m.startsWith('repair round'))).toEqual(repairs.map((e) => `repair round ${String(e.round)}: ${String(e.fragments)} more fragments`));
+    const devices = logLines.filter((l) => l.msg === 'device updated' || l.msg.startsWith('device failed'));
+    expect(devices.map((l) => l.obj.devEui).sort()).toEqual(ce.env.devices.map((d) => d.devEui).sort());
+    const end = logLines.find((l) => l.msg.startsWith('campaign ended'))!;
+    expect(end.obj).toMatchObject({ devices: 16, fragmentsSent: Number(c.data.fragmentsSent) });
+    expect(JSON.stringify(logLines)).not.toMatch(/mcKey|[0-9a-f]{32}/i);
+  }, 150_000);
 });

@@ -35,7 +35,7 @@ beforeAll(async () => {
   };
   ({ id } = await store.create(spec as never, new Uint8Array(4)));
   await store.commit(id, new Map(Array.from({ length: N }, (_, i) => [eui(i), state(i)])), [], {
-    plan: JSON.stringify({ nbFrag: 100, fragSize: 200, initialCoded: 10, maxCoded: 200, etaSeconds: 600, fragmentAirtimeMs: 300, warnings: [] }),
+    plan: JSON.stringify({ nbFrag: 100, fragSize: 200, initialCoded: 10, maxCoded: 200, etaSeconds: 600, fragmentAirtimeMs: 300, sessionSeconds: 1000, warnings: [] }),
     fragmentsSent: 115,
     targetN: 125,
     rounds: 1,
@@ -113,7 +113,7 @@ describe('HTTP console', () => {
     expect(status).toBe(200);
     expect(body).toMatchObject({ id, stage: 'broadcast', devicesTotal: N, updated: 4000, failed: 1000, pending: 5000 });
     expect(body.fragments).toEqual({ sent: 115, scheduled: 125, initial: 110, max: 300, repairRounds: 1 });
-    expect(body.airtime).toMatchObject({ region: 'EU868', subBand: 'g3 (869.4-869.65)', dutyCycle: 0.1, gateways: 2, usedSeconds: 69, perGatewaySeconds: 34.5 });
+    expect(body.airtime).toMatchObject({ budgetSeconds: 100, region: 'EU868', subBand: 'g3 (869.4-869.65)', dutyCycle: 0.1, gateways: 2, usedSeconds: 69, perGatewaySeconds: 34.5 });
     expect(JSON.stringify(body)).not.toContain('aa'.repeat(16));
     const tl = await getJson(`/api/campaigns/${id}/timeline`);
     expect((tl.body.stages as { stage: string }[]).map((s) => s.stage)).toEqual(['broadcast']);

@@ -55,7 +55,7 @@ export interface CampaignSummary {
     gateways: number;
     usedSeconds: number;
     perGatewaySeconds: number;
-    /** Airtime the duty cycle allows one gateway over the campaign's elapsed time. */
+    /** Airtime the sub-band's duty cycle allows one gateway over the multicast session (0 before planning). */
     budgetSeconds: number;
     plannedInitialSeconds: number;
   };
@@ -157,7 +157,7 @@ export function summarize(c: CampaignRecord, devices: Iterable<DeviceState>, now
       gateways,
       usedSeconds: used,
       perGatewaySeconds: used / gateways,
-      budgetSeconds: sb.dutyCycle * elapsed,
+      budgetSeconds: plan ? sb.dutyCycle * plan.sessionSeconds : 0,
       plannedInitialSeconds: plan ? (plan.fragmentAirtimeMs * initial) / 1000 : 0,
     },
   };

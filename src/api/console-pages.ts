@@ -73,7 +73,7 @@ ${p.warnings.length ? `<dt>warnings</dt><dd>${p.warnings.map(esc).join('<br>')}<
   <dt>band</dt><dd>${esc(s.airtime.region)} ${(s.airtime.frequencyHz / 1e6).toFixed(3)} MHz, sub-band ${esc(s.airtime.subBand)}</dd>
   <dt>duty cycle</dt><dd>${+(s.airtime.dutyCycle * 100).toFixed(3)} % · ${s.airtime.gateways} gateway(s)</dd>
   <dt>used</dt><dd id="c-air">${s.airtime.perGatewaySeconds.toFixed(1)} s per gateway</dd>
-  <dt>budget so far</dt><dd id="c-budget">${s.airtime.budgetSeconds.toFixed(1)} s</dd></dl>
+  <dt>budget (session)</dt><dd id="c-budget">${s.airtime.budgetSeconds.toFixed(1)} s</dd></dl>
   <div class="meter"><div id="c-air-bar"></div></div></div>
 </section>
 <section class="panel"><h2>Devices</h2>

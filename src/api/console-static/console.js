@@ -52,7 +52,9 @@
     $('c-elapsed').textContent = dur(s.elapsedSeconds);
     $('c-eta').textContent = s.etaAt ? local(s.etaAt) : '-';
     $('c-air').textContent = s.airtime.perGatewaySeconds.toFixed(1) + ' s per gateway';
-    $('c-budget').textContent = s.airtime.budgetSeconds.toFixed(1) + ' s (' + (s.airtime.budgetSeconds > 0 ? Math.round((100 * s.airtime.perGatewaySeconds) / s.airtime.budgetSeconds) : 0) + ' % used)';
+    $('c-budget').textContent = s.airtime.budgetSeconds > 0
+      ? s.airtime.budgetSeconds.toFixed(1) + ' s per gateway (' + Math.round((100 * s.airtime.perGatewaySeconds) / s.airtime.budgetSeconds) + ' % used)'
+      : '-';
     const frac = s.airtime.budgetSeconds > 0 ? Math.min(1, s.airtime.perGatewaySeconds / s.airtime.budgetSeconds) : 0;
     $('c-air-bar').style.width = (100 * frac).toFixed(1) + '%';
     $('cancel').disabled = s.final;
