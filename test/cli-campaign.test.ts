@@ -119,10 +119,19 @@ describe('campaign status and cancel', () => {
     expect(table.stdout).toContain(`campaign     ${id}  status check\n`);
     expect(table.stdout).toContain('stage        prepare\n');
     expect(table.stdout).toContain('by status    Pending 1, Updated 1\n');
-    expect(table.stdout).toContain('fragments    20/58 planned\n');
-    expect(table.stdout).toContain('plan         nbFrag=50 initialCoded=8\n');
-    expect(table.stdout).toMatch(/\nfigures      fragmentsSent=20 /);
-    expect(table.stdout).toMatch(new RegExp(`\\n${eui}  Updated  final +0x00000020  1970-01-01T00:00:00.005Z`));
+    expect(table.stdout).toContain('fragments    20 sent of 58 scheduled (50 uncoded + 8 coded), 0 repair rounds\n');
+    expect(table.stdout).toContain('plan         M = 50 fragments, 8 coded in the first broadcast\n');
+    expect(table.stdout).toContain('devices      2: 1 updated, 0 failed, 1 pending (1 set up)\n');
+    expect(table.stdout).toMatch(/\nstarted      \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)\n/);
+    expect(table.stdout).toMatch(/\nelapsed      \d+ s\n/);
+    // Internal fields only under --json.
+    expect(table.stdout).not.toMatch(/fragmentsSent=|nbFrag=|figures/);
+    expect(table.stdout).toMatch(new RegExp(`\\n${eui}  Updated  final +0\\.0\\.32 +1970-01-01T00:00:00(Z|[+-]\\d\\d:\\d\\d)`));
+
+    const list = await run(['campaign', 'list', ...apiFlags()]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^id +stage +devices +updated +failed +created +name\n/);
+    expect(list.stdout).toMatch(new RegExp(`\\n${id}  prepare  +2  +1  +0  \\S+ +status check\\n`));
 
     const json = await run(['campaign', 'status', id, '--json', ...apiFlags()]);
     const c = JSON.parse(json.stdout);
@@ -178,7 +187,7 @@ describe('campaign watch', () => {
 
   it('exits 1 when a device is not updated', async () => {
     const r = await watchWhile('Timeout');
-    expect(r.stdout.trim().split('\n').at(-1)).toBe('done: 1/2 devices updated');
+    expect(r.stdout.trim().split('\n').slice(-3)).toEqual(['done: 1/2 devices updated', 'failures by reason:', '  1  Timeout']);
     expect(r.code).toBe(1);
   });
 });
@@ -219,17 +228,53 @@ describe('campaign watch across a server restart', () => {
   });
 });
 
+describe('campaign watch through a long API outage', () => {
+  it('keeps reconnecting with back-off past 7.5 s of downtime, then resumes and exits 0', async () => {
+    const first = await startApiServer({ redisUrl: api.redisUrl, prefix: api.prefix, token: api.token, address: '127.0.0.1:0' });
+    const address = `127.0.0.1:${first.port}`;
+    const spec = makeSpec(1);
+    const { id } = await api.client.create(JSON.stringify(spec));
+    const stored = (await api.store.readEvents(id)).length;
+    let lines = 0;
+    let second: ApiServer | undefined;
+    let driven: Promise<void> | undefined;
+    const r = await run(['campaign', 'watch', id, '--api', address, '--token', api.token], {
+      onLine: () => {
+        if (++lines !== stored) return;
+        driven = (async () => {
+          await first.close();
+          await api.store.commit(id, new Map([[spec.devices[0]!.devEui, { p: 'final', s: 'Updated', t: 1, lw: '1.0' } satisfies DeviceState]]), []);
+          await api.store.setStage(id, 'done');
+          // Down for longer than the old retry budget (7.5 s).
+          await new Promise((res) => setTimeout(res, 9000));
+          second = await startApiServer({ redisUrl: api.redisUrl, prefix: api.prefix, token: api.token, address });
+        })();
+      },
+    });
+    await driven;
+    await second?.close();
+    expect(r.stderr).toMatch(/^lorafuota: api unavailable \(.*\); retrying in \d+ s \(Ctrl-C to stop\)$/m);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('done: 1/1 devices updated');
+    expect(r.code).toBe(0);
+  }, 40_000);
+});
+
 describe('serve', () => {
   it('serves the API until SIGTERM and exits 0', async () => {
     const prefix = `${api.prefix}-serve`;
-    const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--token', 'tkn', '--prefix', prefix], {
+    const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--http-port', '0', '--token', 'tkn', '--prefix', prefix], {
       env: { PATH: process.env.PATH ?? '', REDIS_URL: api.redisUrl },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
-    const { listening } = JSON.parse(first) as { listening: string };
+    const { listening, http } = JSON.parse(first) as { listening: string; http: string };
     expect(listening).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(http).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect((await fetch(`http://${http}/healthz`)).status).toBe(200);
+    const ready = await fetch(`http://${http}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ready: true, checks: { redis: { ok: true } } });
 
     const r = await run(['campaign', 'submit', writeSpec('serve.json', makeSpec(1)), '--api', listening, '--token', 'tkn']);
     expect(r.code).toBe(0);

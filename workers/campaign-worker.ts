@@ -14,6 +14,7 @@ import { submitCampaign } from '../src/api/submit.js';
 import { CAMPAIGN_QUEUE, connectionFromUrl, scheduleAdvance } from '../src/store/queue.js';
 import { configFromEnv, createContext, type WorkerConfig, type WorkerContext } from './context.js';
 import { advance } from './pipeline/advance.js';
+import { timeStep, trackUplinks } from '../src/obs/metrics.js';
 import { processUplinks, type NormalizedUplink, type UplinkCounters } from './uplinks.js';
 
 export interface WorkerOptions extends WorkerConfig {
@@ -52,7 +53,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         await scheduleAdvance(ctx.queue, campaignId, step + 1, 0);
         return null;
       }
-      const delay = await advance(ctx, campaignId);
+      const delay = await timeStep(() => advance(ctx, campaignId));
       await ctx.store.redis.hset(key, 'lastStep', String(step));
       if (delay !== null) await scheduleAdvance(ctx.queue, campaignId, step + 1, ctx.wallDelay(delay));
       return delay;
@@ -72,6 +73,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
 
   // Uplinks: batch them so each batch costs two Redis round trips.
   const intake = new UplinkIntake({ logger: { warn: (o, m) => ctx.log.warn(o, m) } });
+  trackUplinks(intake.stats, counters);
   let batch: NormalizedUplink[] = [];
   let flushing: Promise<void> = Promise.resolve();
   const flush = () => {

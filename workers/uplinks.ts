@@ -9,6 +9,7 @@ import type { CampaignSpec } from '../src/campaign/schema.js';
 import type { NormalizedUplink } from '../src/chirpstack/uplink-event.js';
 import type { WorkerContext } from './context.js';
 import { pMap } from './pipeline/pmap.js';
+import { countUplink } from '../src/obs/metrics.js';
 
 export type { NormalizedUplink };
 
@@ -46,6 +47,7 @@ export async function processUplinks(ctx: WorkerContext, ups: NormalizedUplink[]
   for (const u of candidates) p.set(ctx.store.keys.dedup(u.deduplicationId), '1', 'EX', 120, 'NX');
   const first = (await p.exec()) ?? [];
   const withData = candidates.filter((_, i) => first[i]?.[1] === 'OK');
+  countUplink('duplicate', candidates.length - withData.length); // seen by another worker
   if (withData.length === 0) return;
   const ids = await ctx.store.redis.hmget(ctx.store.keys.deviceIndex(), ...withData.map((u) => u.devEui));
   const answers: { campaignId: string; devEui: string; fPort: number; hex: string; timeMs: number }[] = [];

@@ -53,7 +53,8 @@ export function progressOf(c: CampaignRecord, devices: Iterable<DeviceState>): P
   return {
     devicesSetUp: setUp,
     fragmentsSent: Math.round(num(c.data.fragmentsSent)),
-    fragmentsPlanned: fragmentsPlanned(c),
+    // Scheduled so far: the first broadcast plus what repair rounds added (so sent never exceeds it).
+    fragmentsPlanned: Math.round(num(c.data.targetN)) || fragmentsPlanned(c),
     devicesUpdated: updated,
     devicesFinal: final,
   };

@@ -33,6 +33,8 @@ export interface ApiServerOptions {
   address?: string;
   /** How long one blocking read of a Watch waits before re-checking the stage (default 5000 ms). */
   watchBlockMs?: number;
+  /** gRPC server interceptors (request logging). */
+  interceptors?: grpc.ServerInterceptor[];
 }
 
 export interface ApiServer {
@@ -139,6 +141,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
   });
   server.addService(Service.service, {
     Create: unary<CreateCampaignRequest, CreateCampaignResponse>(

@@ -31,6 +31,7 @@ import {
   type QueueItem,
 } from './types.js';
 import { isRegion } from '../codec/region.js';
+import { timeChirpstackCall } from '../obs/metrics.js';
 
 export interface ChirpStackClientOptions {
   /** host:port of ChirpStack's gRPC API. */
@@ -91,7 +92,7 @@ export class ChirpStackClient {
 
   private call<Req, Res>(name: string, client: grpc.Client, method: UnaryMethod<Req, Res>, req: Req, beforeRetry?: () => Promise<Res | undefined>): Promise<Res> {
     const fn = method.bind(client) as UnaryMethod<Req, Res>;
-    return withRetry(this.policy, () => once(name, fn, req, this.metadata, this.policy.deadlineMs), beforeRetry, this.opts.onRetry);
+    return withRetry(this.policy, () => timeChirpstackCall(name, () => once(name, fn, req, this.metadata, this.policy.deadlineMs)), beforeRetry, this.opts.onRetry);
   }
 
   // ---- MulticastGroupService ----

@@ -61,12 +61,26 @@ async function buildSpecJson(path: string, o: SubmitFlags): Promise<string> {
   return JSON.stringify(s);
 }
 
-/** Reconnections `watch` makes when the server goes away (restart, deploy), resuming after the last event seen. */
-const WATCH_RETRIES = 5;
+/** Back-off between reconnections of `watch` while the API is unavailable (restart, deploy): doubling, capped. */
+const WATCH_BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+
+/** Calls `fn` until it succeeds or fails with something else than UNAVAILABLE, backing off; tells stderr when it waits long. */
+async function untilAvailable<T>(fn: (progressed: () => void) => Promise<T>, isUnavailable: (e: unknown) => boolean): Promise<T> {
+  for (let failures = 0; ; ) {
+    try {
+      return await fn(() => (failures = 0));
+    } catch (e) {
+      if (!isUnavailable(e)) throw e;
+      const wait = WATCH_BACKOFF_MS[Math.min(failures, WATCH_BACKOFF_MS.length - 1)]!;
+      if (++failures >= 3) process.stderr.write(`lorafuota: api unavailable (${(e as Error).message}); retrying in ${wait / 1000} s (Ctrl-C to stop)\n`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
 
 /** Follows a campaign until its final stage; resolves to the exit status (0 = done with every device updated). */
 async function watchCampaign(client: ApiClient, id: string): Promise<number> {
-  const { allUpdated, barView, lineView } = await import('./progress.js');
+  const { allUpdated, barView, lineView, failureBreakdown } = await import('./progress.js');
   const { isUnavailable } = await import('../api/grpc-client.js');
   const out = process.stdout;
   const first = await client.get(id);
@@ -74,23 +88,19 @@ async function watchCampaign(client: ApiClient, id: string): Promise<number> {
   const refresh = out.isTTY ? setInterval(() => void client.get(id).then(view.update, () => {}), 1000) : undefined;
   try {
     let cursor = '0';
-    for (let failures = 0; ; ) {
-      try {
-        for await (const ev of client.watch(id, cursor).events) {
-          view.event(ev);
-          cursor = ev.id;
-          failures = 0;
-        }
-        break;
-      } catch (e) {
-        if (!isUnavailable(e) || ++failures > WATCH_RETRIES) throw e;
-        await new Promise((r) => setTimeout(r, 500 * failures));
+    // Reconnects until the campaign ends or the user stops it, resuming after the last event seen.
+    await untilAvailable(async (progressed) => {
+      for await (const ev of client.watch(id, cursor).events) {
+        view.event(ev);
+        cursor = ev.id;
+        progressed();
       }
-    }
-    const last = await client.get(id);
+    }, isUnavailable);
+    const last = await untilAvailable(() => client.get(id, true), isUnavailable);
     view.update(last);
     view.stop();
     out.write(`${last.stage}: ${last.byStatus.Updated ?? 0}/${last.devicesTotal} devices updated${last.error ? ` (${last.error})` : ''}\n`);
+    out.write(failureBreakdown(last));
     return allUpdated(last) ? 0 : 1;
   } finally {
     clearInterval(refresh);
@@ -156,14 +166,21 @@ export function register(program: Command): void {
   });
 
   withApiFlags(
-    campaign.command('list').description('every campaign, oldest first').option('--json', 'one JSON object per line'),
+    campaign.command('list').description('every campaign, oldest first, with device counts').option('--json', 'one JSON object per line'),
   ).action(async (o: ApiFlags & { json?: boolean }) => {
     await withClient(o, async (client) => {
-      for (const c of await client.list()) {
+      const { localIso } = await import('./progress.js');
+      const all = await client.list();
+      if (!o.json && all.length) process.stdout.write(`${'id'.padEnd(36)}  ${'stage'.padEnd(9)}  ${'devices'.padStart(7)}  ${'updated'.padStart(7)}  ${'failed'.padStart(7)}  ${'created'.padEnd(25)}  name\n`);
+      for (const item of all) {
+        // List carries no device counts: one Get per campaign (without device rows).
+        const c = await client.get(item.id);
+        const updated = c.byStatus.Updated ?? 0;
+        const failed = c.devicesTotal - updated - (c.byStatus.Pending ?? 0);
         process.stdout.write(
           o.json
             ? JSON.stringify(c) + '\n'
-            : `${c.id}  ${c.stage.padEnd(9)}  ${String(c.devicesTotal).padStart(6)} devices  ${new Date(c.createdAt).toISOString()}  ${c.name}\n`,
+            : `${c.id.padEnd(36)}  ${c.stage.padEnd(9)}  ${String(c.devicesTotal).padStart(7)}  ${String(updated).padStart(7)}  ${String(failed).padStart(7)}  ${localIso(c.createdAt).padEnd(25)}  ${c.name}\n`,
         );
       }
     });

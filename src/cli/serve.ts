@@ -8,6 +8,16 @@ interface ServeFlags {
   token?: string;
   redis?: string;
   prefix: string;
+  httpPort: string;
+  httpHost: string;
+  http: boolean;
+  campaignLog: boolean;
+}
+
+function portOf(field: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${field}: expected a port 0..65535, got "${v}"`);
+  return n;
 }
 
 function checkListen(v: string): string {
@@ -24,16 +34,55 @@ export function register(program: Command): void {
     .option('--token <token>', 'bearer token clients must send (env LORAFUOTA_API_TOKEN)')
     .option('--redis <url>', 'Redis URL (env REDIS_URL, default redis://127.0.0.1:6379)')
     .option('--prefix <prefix>', 'Redis key prefix of the store', 'lf')
+    .option('--http-port <port>', 'web console, /metrics, /healthz and /readyz on this port (env LORAFUOTA_HTTP_PORT; 0 = a free one)', process.env.LORAFUOTA_HTTP_PORT ?? '8090')
+    .option('--http-host <host>', 'address the HTTP port binds to (env LORAFUOTA_HTTP_HOST)', process.env.LORAFUOTA_HTTP_HOST ?? '127.0.0.1')
+    .option('--no-http', 'no HTTP port (no console, no /metrics)')
+    .option('--no-campaign-log', 'do not log campaign events (stage changes, repair rounds, device outcomes)')
     .action(async (o: ServeFlags) => {
       const token = o.token ?? process.env.LORAFUOTA_API_TOKEN;
       if (!token) throw new Error('token: required (--token or LORAFUOTA_API_TOKEN)');
       const address = checkListen(o.listen);
+      const httpPort = o.http ? portOf('http-port', o.httpPort) : undefined;
+      const { redisUrl: defaultRedisUrl } = await import('../store/queue.js');
+      const redisUrl = o.redis ?? defaultRedisUrl();
+      // Fail fast, with one line, when Redis is not there (instead of retrying forever).
+      const health = await import('../obs/health.js');
+      const checks = [health.redisCheck(redisUrl)];
+      await health.requireReady(checks);
+      const { pino } = await import('pino');
+      const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid, service: 'serve' } }, pino.destination(2));
       const { startApiServer } = await import('../api/grpc-server.js');
-      const api = await startApiServer({ address, token, prefix: o.prefix, ...(o.redis ? { redisUrl: o.redis } : {}) });
+      const { requestLogInterceptor } = await import('../api/request-log.js');
+      const api = await startApiServer({ address, token, prefix: o.prefix, redisUrl, interceptors: [requestLogInterceptor(log)] });
       // Hook for the pipeline: start workers here (e.g. `--workers N`) and add them to `running`.
       const running: { close(): Promise<void> }[] = [api];
+      const { Redis } = await import('ioredis');
+      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+      redis.on('error', (e: Error) => log.warn({ err: e.message }, 'redis'));
+      running.push({ close: async () => void redis.disconnect() });
+      let httpAt: string | undefined;
+      if (httpPort !== undefined) {
+        const { CampaignStore } = await import('../store/campaign-store.js');
+        const { campaignQueue, connectionFromUrl } = await import('../store/queue.js');
+        const { FleetReader } = await import('../obs/fleet.js');
+        const { setStoreSnapshot } = await import('../obs/metrics.js');
+        const { startHttpConsole } = await import('../api/http-console.js');
+        const store = new CampaignStore(redis, o.prefix);
+        const queue = campaignQueue(connectionFromUrl(redisUrl), o.prefix);
+        running.push({ close: () => queue.close() });
+        const fleet = new FleetReader(store, queue);
+        setStoreSnapshot(() => fleet.snapshot());
+        const web = await startHttpConsole({ store, fleet, token, host: o.httpHost, port: httpPort, checks, log });
+        running.push(web);
+        httpAt = `${o.httpHost}:${web.port}`;
+      }
+      if (o.campaignLog) {
+        const { followCampaignLogs } = await import('../obs/campaign-log.js');
+        running.push(followCampaignLogs({ redis, prefix: o.prefix, log }));
+      }
       const host = address.slice(0, address.lastIndexOf(':'));
-      process.stdout.write(JSON.stringify({ listening: `${host}:${api.port}`, prefix: o.prefix }) + '\n');
+      process.stdout.write(JSON.stringify({ listening: `${host}:${api.port}`, ...(httpAt ? { http: httpAt } : {}), prefix: o.prefix }) + '\n');
+      log.info({ listening: `${host}:${api.port}`, http: httpAt, prefix: o.prefix, redis: health.redactUrl(redisUrl) }, 'serve started');
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -15,6 +15,9 @@ interface WorkerFlags {
   httpPort?: string;
   concurrency: string;
   lockMs: string;
+  metricsPort?: string;
+  metricsHost: string;
+  campaignLog?: boolean;
 }
 
 function positiveInt(field: string, v: string, max: number): number {
@@ -37,10 +40,21 @@ export function register(program: Command): void {
     .option('--http-port <port>', 'listen for the ChirpStack HTTP integration on this port (env HTTP_INTEGRATION_PORT)')
     .option('--concurrency <n>', 'pipeline steps run at once', '4')
     .option('--lock-ms <ms>', 'how soon a dead worker\'s step is taken over', '10000')
+    .option('--metrics-port <port>', '/metrics, /healthz and /readyz on this port (env LORAFUOTA_METRICS_PORT; default off)')
+    .option('--metrics-host <host>', 'address the metrics port binds to (env LORAFUOTA_METRICS_HOST)', process.env.LORAFUOTA_METRICS_HOST ?? '127.0.0.1')
+    .option('--campaign-log', 'also log campaign events (stages, repair rounds, device outcomes); for deployments without `serve`, on one worker only')
     .action(async (o: WorkerFlags) => {
       const token = o.chirpstackToken ?? process.env.CHIRPSTACK_API_TOKEN;
       if (!token) throw new Error('chirpstack-token: required (--chirpstack-token or CHIRPSTACK_API_TOKEN)');
       const httpPort = o.httpPort ?? process.env.HTTP_INTEGRATION_PORT;
+      const metricsPortText = o.metricsPort ?? process.env.LORAFUOTA_METRICS_PORT;
+      const metricsPort = metricsPortText !== undefined ? positiveInt('metrics-port', metricsPortText, 65535) : undefined;
+      const { redisUrl: defaultRedisUrl } = await import('../store/queue.js');
+      const redisUrl = o.redis ?? process.env.REDIS_URL ?? defaultRedisUrl();
+      // Fail fast, with one line, when Redis or ChirpStack is not there (instead of retrying forever).
+      const health = await import('../obs/health.js');
+      const checks = [health.redisCheck(redisUrl), health.chirpstackCheck(o.chirpstack)];
+      await health.requireReady(checks);
       const mod = (await import(new URL('../../workers/campaign-worker.js', import.meta.url).href)) as typeof import('../../workers/campaign-worker.js');
       const cfg = (await import(new URL('../../workers/context.js', import.meta.url).href)) as typeof import('../../workers/context.js');
       const env = cfg.configFromEnv();
@@ -57,12 +71,24 @@ export function register(program: Command): void {
         concurrency: positiveInt('concurrency', o.concurrency, 64),
         lockDurationMs: positiveInt('lock-ms', o.lockMs, 600_000),
       });
-      w.ctx.log.info({ prefix: o.prefix, chirpstack: o.chirpstack }, 'worker started');
+      let metrics: { port: number; close(): Promise<void> } | undefined;
+      if (metricsPort !== undefined) {
+        const { startObsServer } = await import('../obs/http.js');
+        metrics = await startObsServer({ host: o.metricsHost, port: metricsPort, checks });
+      }
+      let campaignLog: { close(): Promise<void> } | undefined;
+      if (o.campaignLog) {
+        const { followCampaignLogs } = await import('../obs/campaign-log.js');
+        campaignLog = followCampaignLogs({ redis: w.ctx.store.redis, prefix: o.prefix, log: w.ctx.log });
+      }
+      w.ctx.log.info({ prefix: o.prefix, chirpstack: o.chirpstack, ...(metrics ? { metrics: `${o.metricsHost}:${metrics.port}` } : {}) }, 'worker started');
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
       w.ctx.log.info({ signal }, 'worker stopping');
+      await campaignLog?.close();
+      await metrics?.close();
       await w.close();
     });
 }
