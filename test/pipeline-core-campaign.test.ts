@@ -26,7 +26,7 @@ describe('a whole campaign in virtual time', () => {
   h.run();
 
   it('updates all 50 devices at 20 % loss and confirms the version they run', () => {
-    expect(h.state.stage).toBe('done');
+    expect(h.state.error ?? '').toBe(''); expect(h.state.stage).toBe('done');
     expect(h.byStatus()).toEqual({ Updated: 50 });
     for (const d of h.sim) expect(d.state.runningVersion).toBe(TARGET);
     for (const d of h.devices.values()) expect([d.p, d.fw]).toEqual(['final', TARGET]);

