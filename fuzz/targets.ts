@@ -104,7 +104,7 @@ export function eventJsonTarget(seed: Rng): FuzzTarget {
     if (r === 0) return mutate(rng, pick(rng, corpus), pick(rng, corpus));
     if (r === 1) return Uint8Array.from(Buffer.from(`{${'['.repeat(rng.int(3000))}`));
     const o = JSON.parse(pick(rng, samples)) as Record<string, unknown>;
-    for (let n = 1 + rng.int(2); n > 0; n--) setPath(o, pick(rng, JSON_PATHS), rng.int(8) === 0 ? undefined : pick(rng, JSON_VALUES));
+    for (let n = 1 + rng.int(2); n > 0; n--) setPath(o, pick(rng, JSON_PATHS), rng.int(8) === 0 ? undefined : structuredClone(pick(rng, JSON_VALUES)));
     return Uint8Array.from(Buffer.from(JSON.stringify(o)));
   });
 }
