@@ -27,12 +27,14 @@ export interface FuzzResult {
   slowestMs: number;
   slowestInput: string;
   overBudget: number;
+  /** Slowest single first run, GC pauses and machine load included. */
+  rawSlowestMs: number;
 }
 
 export function runFuzz(target: TargetName, count: number, seed = 1): FuzzResult {
   const rng = new Rng(seed);
   const t = makeTarget(target, new Rng(seed ^ 0x5eed));
-  const res: FuzzResult = { target, inputs: 0, refused: 0, exceptions: 0, mismatches: 0, findings: [], slowestMs: 0, slowestInput: '', overBudget: 0 };
+  const res: FuzzResult = { target, inputs: 0, refused: 0, exceptions: 0, mismatches: 0, findings: [], slowestMs: 0, slowestInput: '', overBudget: 0, rawSlowestMs: 0 };
   const once = (input: unknown): { ms: number; err?: unknown } => {
     const t0 = performance.now();
     try {
@@ -46,6 +48,7 @@ export function runFuzz(target: TargetName, count: number, seed = 1): FuzzResult
     const input = t.gen(rng);
     const r = once(input);
     let ms = r.ms;
+    if (ms > res.rawSlowestMs) res.rawSlowestMs = ms;
     if (ms > 1) for (let k = 0; k < 3; k++) ms = Math.min(ms, once(input).ms);
     res.inputs++;
     if (ms > res.slowestMs) {
@@ -99,7 +102,7 @@ function main(): void {
     const wall = ((performance.now() - t0) / 1000).toFixed(1);
     process.stdout.write(
       `${name.padEnd(15)} inputs ${r.inputs}  refused ${r.refused}  exceptions ${r.exceptions}  mismatches ${r.mismatches}  ` +
-        `slowest ${r.slowestMs.toFixed(3)} ms  over ${BUDGET_MS} ms ${r.overBudget}  (${wall} s)\n`,
+        `slowest ${r.slowestMs.toFixed(3)} ms (single run ${r.rawSlowestMs.toFixed(1)} ms)  over ${BUDGET_MS} ms ${r.overBudget}  (${wall} s)\n`,
     );
     process.stdout.write(`  slowest input: ${r.slowestInput.slice(0, 300)}\n`);
     for (const f of r.findings) process.stdout.write(`  ${f.kind}: ${f.error}\n    input: ${f.input.slice(0, 400)}\n`);

@@ -187,3 +187,22 @@ describe('API token and TLS', () => {
     }
   });
 });
+
+describe('worker CLI token handling (built CLI)', () => {
+  const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
+  const run = async (args: string[], env: Record<string, string> = {}) => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 20_000 });
+    return { code: r.status, stderr: r.stderr };
+  };
+
+  it('refuses --chirpstack-token and names the file flag and the variable when no token is given', async () => {
+    const flag = await run(['worker', '--chirpstack-token', 'abc']);
+    expect(flag).toEqual({
+      code: 1,
+      stderr: 'lorafuota: chirpstack-token: --chirpstack-token is refused (a token on the command line is visible to every user in ps); use --chirpstack-token-file FILE or CHIRPSTACK_API_TOKEN\n',
+    });
+    const none = await run(['worker']);
+    expect(none.stderr).toBe('lorafuota: chirpstack-token: required (--chirpstack-token-file FILE or CHIRPSTACK_API_TOKEN)\n');
+  });
+});
