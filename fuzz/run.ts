@@ -44,8 +44,9 @@ export function runFuzz(target: TargetName, count: number, seed = 1): FuzzResult
       return { ms: performance.now() - t0, err };
     }
   };
+  const fixed = t.fixed ?? [];
   for (let i = 0; i < count; i++) {
-    const input = t.gen(rng);
+    const input = i < fixed.length ? fixed[i] : t.gen(rng);
     const r = once(input);
     let ms = r.ms;
     if (ms > res.rawSlowestMs) res.rawSlowestMs = ms;

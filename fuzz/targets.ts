@@ -27,6 +27,8 @@ export interface FuzzTarget<I = Uint8Array> {
   isAllowed(err: unknown): boolean;
   /** Short printable form of an input. */
   show(input: I): string;
+  /** Inputs run as they are before the generated ones (regression cases). */
+  fixed?: I[];
 }
 
 const hex = (b: Uint8Array, max = 64) => Buffer.from(b.subarray(0, max)).toString('hex') + (b.length > max ? `...(${b.length} B)` : '');
@@ -76,7 +78,7 @@ function eventTarget(name: string, gen: (rng: Rng) => Uint8Array): FuzzTarget {
 export function eventProtobufTarget(seed: Rng): FuzzTarget {
   const corpus = Array.from({ length: 16 }, (_, i) => uplinkEventProtobuf(sampleEvent(seed, i)));
   const known = KNOWN_BAD_EVENTS.map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
-  return eventTarget('event-protobuf', (rng) => {
+  const target = eventTarget('event-protobuf', (rng) => {
     switch (rng.int(5)) {
       case 0:
         return protobufNoise(rng);
@@ -88,6 +90,8 @@ export function eventProtobufTarget(seed: Rng): FuzzTarget {
         return mutate(rng, pick(rng, corpus), pick(rng, corpus));
     }
   });
+  target.fixed = known;
+  return target;
 }
 
 const JSON_VALUES: unknown[] = [
