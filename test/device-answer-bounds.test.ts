@@ -20,6 +20,20 @@ describe('answer queue bounds', () => {
     expect(dev.snapshot().pendingAnswers).toBe(0);
   });
 
+  it.each(STACKS)('$profile v$v: an AppTimeReq refused by a full queue is asked again at the next resync', (stack) => {
+    const dev = makeDevice(stack);
+    collect(dev, stack.v, T0, T0 + 10_000); // the boot AppTimeReq
+    const full = T0 + 20_000;
+    dev.receiveUnicast(DEFAULT_PORTS.ts006, new Uint8Array(242), full);
+    dev.receiveUnicast(DEFAULT_PORTS.ts006, new Uint8Array(242), full + 1);
+    expect(dev.snapshot().pendingAnswers).toBe(DEFAULT_MAX_QUEUED);
+    send(dev, stack.v, 'ts003', [{ type: stack.v === 2 ? 'ForceDeviceResyncCmd' : 'ForceDeviceResyncReq', nbTransmissions: 1 }], full + 2);
+    collect(dev, stack.v, full, full + 60_000);
+    send(dev, stack.v, 'ts003', [{ type: stack.v === 2 ? 'ForceDeviceResyncCmd' : 'ForceDeviceResyncReq', nbTransmissions: 1 }], full + 70_000);
+    const heard = collect(dev, stack.v, full + 70_000, full + 130_000).flatMap((h) => h.commands);
+    expect(heard.map((c) => c.type)).toEqual(['AppTimeReq']);
+  });
+
   it('counts refused answers and frees room as answers leave', () => {
     const q = new AnswerQueue({ maxQueued: 3, maxPerFrame: 2 });
     const a = (n: number) => ({ fPort: 203, readyAt: 0, build: () => Uint8Array.of(n) });

@@ -247,9 +247,9 @@ export class DeviceAppLayer {
     return [...commands.slice(0, at), ...this.decode(pkg, data.subarray(skipped))];
   }
 
-  private enqueue(pkg: PackageName, nowMs: number, make: (txMs: number) => AnyCommand, opts: ReplyOptions = {}): void {
+  private enqueue(pkg: PackageName, nowMs: number, make: (txMs: number) => AnyCommand, opts: ReplyOptions = {}): boolean {
     const versions = this.versions;
-    this.queue.push({
+    return this.queue.push({
       fPort: DEFAULT_PORTS[pkg],
       readyAt: nowMs + (opts.delayMs ?? 0),
       ...(opts.tag !== undefined ? { tag: `${pkg}:${opts.tag}` } : {}),
