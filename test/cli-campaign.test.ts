@@ -11,15 +11,19 @@ import type { ApiServer } from '../src/api/grpc-server.js';
 import { makeSpec, TEST_IMAGE, TEST_PUBKEY } from './helpers/spec.js';
 import { startTestApi } from './helpers/api-server.js';
 import type { TestApi } from './helpers/api-server.js';
+import { selfSignedCert } from './helpers/self-signed.js';
 
 const CLI = join(process.cwd(), 'dist/src/cli/main.js');
 const OTHER_PUBKEY = formatPublicKeyFile(generateKeyPair('ed25519'));
 let api: TestApi;
 let dir: string;
+let tokenFile: string;
 
 beforeAll(async () => {
   api = await startTestApi();
   dir = mkdtempSync(join(tmpdir(), 'lf-cli-'));
+  tokenFile = join(dir, 'api.token');
+  writeFileSync(tokenFile, `${api.token}\n`);
 });
 afterAll(async () => {
   await api.stop();
@@ -50,7 +54,7 @@ function run(args: string[], opts: { env?: Record<string, string>; onLine?: (l: 
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-const apiFlags = () => ['--api', api.address, '--token', api.token];
+const apiFlags = () => ['--api', api.address, '--api-token-file', tokenFile];
 
 function writeSpec(name: string, spec: unknown): string {
   const p = join(dir, name);
@@ -92,11 +96,16 @@ describe('campaign submit', () => {
     expect(missing.stderr).toBe(`lorafuota: spec: cannot read ${join(dir, 'none.json')} (ENOENT)\n`);
 
     const good = writeSpec('good.json', makeSpec(1));
-    const wrong = await run(['campaign', 'submit', good, '--api', api.address, '--token', 'nope']);
+    writeFileSync(join(dir, 'wrong.token'), 'nope-nope-nope-nope');
+    const wrong = await run(['campaign', 'submit', good, '--api', api.address, '--api-token-file', join(dir, 'wrong.token')]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toBe('lorafuota: token: missing or wrong bearer token\n');
     const none = await run(['campaign', 'submit', good, '--api', api.address]);
-    expect(none.stderr).toBe('lorafuota: token: required (--token or LORAFUOTA_API_TOKEN)\n');
+    expect(none.stderr).toBe('lorafuota: api-token: required (--api-token-file FILE or LORAFUOTA_API_TOKEN)\n');
+    // A token on the command line is refused (it would show in ps), with the ways to pass it.
+    const flag = await run(['campaign', 'submit', good, '--api', api.address, '--token', api.token]);
+    expect(flag.code).toBe(1);
+    expect(flag.stderr).toBe('lorafuota: api-token: --token is refused (a token on the command line is visible to every user in ps); use --api-token-file FILE or LORAFUOTA_API_TOKEN\n');
     // The token and address may come from the environment instead.
     const env = await run(['campaign', 'submit', good], { env: { LORAFUOTA_API: api.address, LORAFUOTA_API_TOKEN: api.token } });
     expect(env.code).toBe(0);
@@ -202,7 +211,7 @@ describe('campaign watch across a server restart', () => {
     let lines = 0;
     let second: ApiServer | undefined;
     let driven: Promise<void> | undefined;
-    const r = await run(['campaign', 'watch', id, '--api', address, '--token', api.token], {
+    const r = await run(['campaign', 'watch', id, '--api', address, '--api-token-file', tokenFile], {
       onLine: () => {
         if (++lines !== stored) return;
         driven = (async () => {
@@ -238,7 +247,8 @@ describe('campaign watch through a long API outage', () => {
     let lines = 0;
     let second: ApiServer | undefined;
     let driven: Promise<void> | undefined;
-    const r = await run(['campaign', 'watch', id, '--api', address, '--token', api.token], {
+    const r = await run(['campaign', 'watch', id, '--api', address], {
+      env: { LORAFUOTA_API_TOKEN: api.token },
       onLine: () => {
         if (++lines !== stored) return;
         driven = (async () => {
@@ -259,11 +269,13 @@ describe('campaign watch through a long API outage', () => {
   }, 40_000);
 });
 
+const SERVE_TOKEN = 'serve-token-0123456789';
+
 describe('serve', () => {
-  it('serves the API until SIGTERM and exits 0', async () => {
+  it('serves the API until SIGTERM and exits 0 (token and prefix from the environment)', async () => {
     const prefix = `${api.prefix}-serve`;
-    const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--http-port', '0', '--token', 'tkn', '--prefix', prefix], {
-      env: { PATH: process.env.PATH ?? '', REDIS_URL: api.redisUrl },
+    const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--http-port', '0'], {
+      env: { PATH: process.env.PATH ?? '', REDIS_URL: api.redisUrl, LORAFUOTA_API_TOKEN: SERVE_TOKEN, LORAFUOTA_PREFIX: prefix },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -276,7 +288,7 @@ describe('serve', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ ready: true, checks: { redis: { ok: true } } });
 
-    const r = await run(['campaign', 'submit', writeSpec('serve.json', makeSpec(1)), '--api', listening, '--token', 'tkn']);
+    const r = await run(['campaign', 'submit', writeSpec('serve.json', makeSpec(1)), '--api', listening], { env: { LORAFUOTA_API_TOKEN: SERVE_TOKEN } });
     expect(r.code).toBe(0);
     const { id } = JSON.parse(r.stdout) as { id: string };
     expect(await api.store.redis.hget(`${prefix}:c:{${id}}`, 'stage')).toBe('prepare');
@@ -287,11 +299,40 @@ describe('serve', () => {
     if (keys.length) await api.store.redis.del(...keys);
   });
 
-  it('refuses to start without a token or with a bad address', async () => {
+  it('refuses to start without a token, with a short token, a token flag or a bad address', async () => {
     const r = await run(['serve', '--listen', '127.0.0.1:0']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('lorafuota: token: required (--token or LORAFUOTA_API_TOKEN)\n');
-    const a = await run(['serve', '--listen', 'nowhere', '--token', 't']);
+    expect(r.stderr).toBe('lorafuota: api-token: required (--api-token-file FILE or LORAFUOTA_API_TOKEN)\n');
+    const short = await run(['serve', '--listen', '127.0.0.1:0'], { env: { LORAFUOTA_API_TOKEN: 't' } });
+    expect(short.stderr).toBe('lorafuota: api-token: 1 characters, at least 16 required (e.g. openssl rand -hex 16)\n');
+    const flag = await run(['serve', '--listen', '127.0.0.1:0', '--token', SERVE_TOKEN]);
+    expect(flag.stderr).toMatch(/^lorafuota: api-token: --token is refused /);
+    const a = await run(['serve', '--listen', 'nowhere'], { env: { LORAFUOTA_API_TOKEN: SERVE_TOKEN } });
     expect(a.stderr).toBe('lorafuota: listen: expected HOST:PORT, got "nowhere"\n');
+    const half = await run(['serve', '--listen', '127.0.0.1:0', '--tls-cert', tokenFile], { env: { LORAFUOTA_API_TOKEN: SERVE_TOKEN } });
+    expect(half.stderr).toBe('lorafuota: tls: --tls-cert and --tls-key go together\n');
+  });
+
+  it('serves TLS with --tls-cert/--tls-key; the client connects with --tls-ca and fails without it', async () => {
+    const { certPem, keyPem } = selfSignedCert();
+    writeFileSync(join(dir, 'cert.pem'), certPem);
+    writeFileSync(join(dir, 'key.pem'), keyPem);
+    const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')], {
+      env: { PATH: process.env.PATH ?? '', REDIS_URL: api.redisUrl, LORAFUOTA_API_TOKEN: SERVE_TOKEN, LORAFUOTA_PREFIX: `${api.prefix}-tls` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    const { listening, tls } = JSON.parse(first) as { listening: string; tls: boolean };
+    expect(tls).toBe(true);
+    const env = { LORAFUOTA_API_TOKEN: SERVE_TOKEN };
+    const ok = await run(['campaign', 'list', '--json', '--api', listening, '--tls-ca', join(dir, 'cert.pem')], { env });
+    // (stderr may carry Node's DEP0123 note about TLS to an IP address)
+    expect([ok.code, ok.stdout, ok.stderr.includes('lorafuota:')]).toEqual([0, '', false]);
+    const plain = await run(['campaign', 'list', '--api', listening], { env });
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toMatch(/^lorafuota: api: /);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });

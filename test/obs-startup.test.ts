@@ -27,7 +27,7 @@ interface Exit {
 
 /** Runs the CLI; kills it if it has not exited after `limitMs` (then `code` is null). */
 function runFor(args: string[], limitMs: number, env: Record<string, string> = {}): Promise<Exit> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', LORAFUOTA_API_TOKEN: 'obs-startup-token-0123', CHIRPSTACK_API_TOKEN: 't', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -44,7 +44,7 @@ function runFor(args: string[], limitMs: number, env: Record<string, string> = {
 describe('start-up readiness', () => {
   it('serve pointed at a closed Redis port exits 1 with one line, within 5 s', async () => {
     const port = await closedPort();
-    const r = await runFor(['serve', '--token', 't', '--listen', '127.0.0.1:0', '--http-port', '0', '--redis', `redis://127.0.0.1:${port}`], 5000);
+    const r = await runFor(['serve', '--listen', '127.0.0.1:0', '--http-port', '0', '--redis', `redis://127.0.0.1:${port}`], 5000);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`lorafuota: redis: cannot reach redis://127.0.0.1:${port} (ECONNREFUSED)\n`);
     expect(r.stdout).toBe('');
@@ -52,21 +52,21 @@ describe('start-up readiness', () => {
 
   it('worker pointed at a closed Redis port exits 1 with one line, within 5 s', async () => {
     const port = await closedPort();
-    const r = await runFor(['worker', '--chirpstack-token', 't', '--redis', `redis://127.0.0.1:${port}`], 5000);
+    const r = await runFor(['worker', '--redis', `redis://127.0.0.1:${port}`], 5000);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`lorafuota: redis: cannot reach redis://127.0.0.1:${port} (ECONNREFUSED)\n`);
   });
 
   it('worker pointed at a closed ChirpStack port exits 1 with one line, within 5 s', async () => {
     const port = await closedPort();
-    const r = await runFor(['worker', '--chirpstack-token', 't', '--redis', REDIS_URL, '--chirpstack', `127.0.0.1:${port}`], 5000);
+    const r = await runFor(['worker', '--redis', REDIS_URL, '--chirpstack', `127.0.0.1:${port}`], 5000);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`lorafuota: chirpstack: cannot reach 127.0.0.1:${port} (ECONNREFUSED)\n`);
   });
 
   it('a password in the Redis URL is not printed', async () => {
     const port = await closedPort();
-    const r = await runFor(['serve', '--token', 't', '--http-port', '0', '--redis', `redis://user:s3cret@127.0.0.1:${port}`], 5000);
+    const r = await runFor(['serve', '--http-port', '0', '--redis', `redis://user:s3cret@127.0.0.1:${port}`], 5000);
     expect(r.code).toBe(1);
     expect(r.stderr).not.toContain('s3cret');
     expect(r.stderr).toContain(`redis: cannot reach redis://user:***@127.0.0.1:${port}`);
@@ -83,8 +83,8 @@ describe('worker --metrics-port', () => {
     const prefix = `t-obs-${process.pid}-${Date.now()}`;
     const child = spawn(
       process.execPath,
-      [CLI, 'worker', '--chirpstack-token', 't', '--chirpstack', `127.0.0.1:${csPort}`, '--redis', REDIS_URL, '--prefix', prefix, '--metrics-port', String(metricsPort)],
-      { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      [CLI, 'worker', '--chirpstack', `127.0.0.1:${csPort}`, '--redis', REDIS_URL, '--prefix', prefix, '--metrics-port', String(metricsPort)],
+      { env: { PATH: process.env.PATH ?? '', CHIRPSTACK_API_TOKEN: 't' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

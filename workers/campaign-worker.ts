@@ -69,6 +69,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
     maxStalledCount: 100,
   });
+  ctx.health?.attachBull(worker, 'worker');
   worker.on('failed', (job, err) => ctx.log.warn({ job: job?.id, err: err.message }, 'step failed (will retry)'));
 
   // Uplinks: batch them so each batch costs two Redis round trips.

@@ -8,6 +8,7 @@ import { ChirpStackClient } from '../src/chirpstack/client.js';
 import { ScaledClock, systemClock, type Clock } from '../src/codec/clock.js';
 import { CampaignStore } from '../src/store/campaign-store.js';
 import { campaignQueue, connectionFromUrl, redisUrl } from '../src/store/queue.js';
+import { RedisHealth } from '../src/store/redis-health.js';
 
 export interface WorkerContext {
   store: CampaignStore;
@@ -19,6 +20,8 @@ export interface WorkerContext {
   wallDelay(simMs: number): number;
   /** Root keys fetched from ChirpStack, by devEui (cached for the life of the process). */
   rootKeys: Map<string, Uint8Array>;
+  /** Redis outage/recovery logging: attach every further connection the worker opens. */
+  health?: RedisHealth;
   close(): Promise<void>;
 }
 
@@ -49,12 +52,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerConfi
 }
 
 export function createContext(cfg: WorkerConfig): WorkerContext {
-  const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
-  const store = new CampaignStore(redis, cfg.prefix);
-  const queue = campaignQueue(connectionFromUrl(cfg.redisUrl), cfg.prefix);
-  const chirpstack = new ChirpStackClient({ target: cfg.chirpstackTarget, apiToken: cfg.chirpstackToken || 'unset', tls: cfg.chirpstackTls ?? false });
-  const scaled = cfg.clock ? new ScaledClock(cfg.clock.startMs, cfg.clock.speedup, cfg.clock.wallStartMs) : undefined;
   const log = pino({ level: cfg.logLevel ?? 'info', base: { pid: process.pid } }, pino.destination(2));
+  const health = new RedisHealth(log);
+  const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
+  health.attach(redis, 'store');
+  const store = new CampaignStore(redis, cfg.prefix);
+  const queue = health.attachBull(campaignQueue(connectionFromUrl(cfg.redisUrl), cfg.prefix), 'queue');
+  const chirpstack = new ChirpStackClient({ target: cfg.chirpstackTarget, apiToken: cfg.chirpstackToken || 'unset', tls: cfg.chirpstackTls ?? false, logger: log });
+  const scaled = cfg.clock ? new ScaledClock(cfg.clock.startMs, cfg.clock.speedup, cfg.clock.wallStartMs) : undefined;
   return {
     store,
     queue,
@@ -63,6 +68,7 @@ export function createContext(cfg: WorkerConfig): WorkerContext {
     log,
     wallDelay: (simMs) => (scaled ? scaled.wallDelay(simMs) : Math.max(0, simMs)),
     rootKeys: new Map(),
+    health,
     async close() {
       chirpstack.close();
       await queue.close();

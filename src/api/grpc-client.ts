@@ -16,6 +16,8 @@ export interface ApiClientOptions {
   /** HOST:PORT of the server. */
   address: string;
   token: string;
+  /** true = TLS with the system root certificates; or TLS trusting these root certificates (PEM). Default plaintext. */
+  tls?: boolean | { rootCerts: Buffer };
   /** Deadline of unary calls (default 30 s). */
   timeoutMs?: number;
 }
@@ -64,7 +66,8 @@ type UnaryMethod = (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb:
 
 export function createApiClient(o: ApiClientOptions): ApiClient {
   const Service = loadCampaignService();
-  const client = new Service(o.address, grpc.credentials.createInsecure(), {
+  const creds = o.tls === true ? grpc.credentials.createSsl() : o.tls ? grpc.credentials.createSsl(o.tls.rootCerts) : grpc.credentials.createInsecure();
+  const client = new Service(o.address, creds, {
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   });

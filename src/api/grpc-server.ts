@@ -3,8 +3,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { CampaignStore } from '../store/campaign-store.js';
 import { campaignQueue, connectionFromUrl, redisUrl as defaultRedisUrl } from '../store/queue.js';
+import { RedisHealth, type HealthLogger } from '../store/redis-health.js';
 import { submitCampaign } from './submit.js';
 import { bearerChecker } from './auth.js';
 import { ApiError, toServiceError } from './errors.js';
@@ -35,6 +37,10 @@ export interface ApiServerOptions {
   watchBlockMs?: number;
   /** gRPC server interceptors (request logging). */
   interceptors?: grpc.ServerInterceptor[];
+  /** TLS: the server's certificate chain and private key (PEM). Default plaintext. */
+  tls?: { certChain: Buffer; privateKey: Buffer };
+  /** Structured log (Redis outages); default JSON lines on stderr. */
+  log?: HealthLogger;
 }
 
 export interface ApiServer {
@@ -73,15 +79,27 @@ function specFromRequest(req: CreateCampaignRequest): Record<string, unknown> {
   return { ...s, clientToken: req.clientToken };
 }
 
+function serverCredentials(tls: ApiServerOptions['tls']): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  try {
+    return grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.certChain, private_key: tls.privateKey }], false);
+  } catch (e) {
+    throw new Error(`tls: certificate or key not usable (${(e as Error).message})`);
+  }
+}
+
 export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiServer> {
   const token = opts.token ?? process.env.LORAFUOTA_API_TOKEN ?? '';
   const authorized = bearerChecker(token);
   const url = opts.redisUrl ?? defaultRedisUrl();
   const prefix = opts.prefix ?? 'lf';
   const blockMs = opts.watchBlockMs ?? 5000;
+  const log = opts.log ?? pino({ base: { pid: process.pid } }, pino.destination(2));
+  const health = new RedisHealth(log);
   const redis = new Redis(url);
+  health.attach(redis, 'api');
   const store = new CampaignStore(redis, prefix);
-  const queue = campaignQueue(connectionFromUrl(url), prefix);
+  const queue = health.attachBull(campaignQueue(connectionFromUrl(url), prefix), 'api-queue');
   const watches = new Set<(err: Partial<grpc.ServiceError> | null) => void>();
   const unauthenticated = { code: grpc.status.UNAUTHENTICATED, details: 'token: missing or wrong bearer token' };
 
@@ -104,6 +122,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     if (!authorized(call.metadata)) return void call.emit('error', unauthenticated);
     const id = call.request.id;
     const conn = redis.duplicate();
+    health.attach(conn, 'api-watch');
     let stopped = false;
     let endedWith: Partial<grpc.ServiceError> | null = null;
     const stop = (err: Partial<grpc.ServiceError> | null) => {
@@ -167,7 +186,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(address, serverCredentials(opts.tls), (err, p) => (err ? reject(err) : resolve(p))),
     );
   } catch (e) {
     redis.disconnect();

@@ -44,6 +44,20 @@ export function once<Req, Res>(method: string, fn: UnaryMethod<Req, Res>, req: R
   });
 }
 
+/** Where retries are reported: a pino-style logger is enough. */
+export interface RetryLogger {
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * The retry hook that writes one structured line per retry: the RPC, the attempt about to be made (2 = first
+ * retry), the gRPC status name and the delay before it.
+ */
+export function logRetries(log: RetryLogger): (err: ChirpStackError, retryNo: number, delayMs: number) => void {
+  return (err, retryNo, delayMs) =>
+    log.warn({ rpc: err.method, attempt: retryNo + 1, code: grpc.status[err.code] ?? err.code, delayMs, details: err.details }, 'chirpstack call retry');
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -54,14 +68,14 @@ export async function withRetry<T>(
   policy: CallPolicy,
   attempt: () => Promise<T>,
   beforeRetry?: () => Promise<T | undefined>,
-  onRetry?: (err: ChirpStackError, retryNo: number) => void,
+  onRetry?: (err: ChirpStackError, retryNo: number, delayMs: number) => void,
 ): Promise<T> {
   let delay = policy.backoffMs;
   let used = 0;
   const backOff = async (err: unknown): Promise<void> => {
     if (!isRetryable(err) || used >= policy.retries) throw err;
     used++;
-    onRetry?.(err as ChirpStackError, used);
+    onRetry?.(err as ChirpStackError, used, delay);
     await sleep(delay);
     delay = Math.min(delay * 2, policy.maxBackoffMs);
   };

@@ -11,7 +11,7 @@ import {
   deviceProfilePb,
   multicastPb,
 } from './pb.js';
-import { type CallPolicy, type UnaryMethod, once, withRetry, ChirpStackError } from './call.js';
+import { type CallPolicy, type RetryLogger, type UnaryMethod, once, withRetry, logRetries, ChirpStackError } from './call.js';
 import {
   APP_LAYER_VERSIONS,
   DEVICE_CLASSES,
@@ -40,8 +40,10 @@ export interface ChirpStackClientOptions {
   /** true = TLS with system roots; or explicit root certificates (PEM). Default plaintext. */
   tls?: boolean | { rootCerts: Buffer };
   policy?: Partial<CallPolicy>;
-  /** Called before each retry (for logging). */
-  onRetry?: (err: ChirpStackError, retryNo: number) => void;
+  /** Called before each retry. */
+  onRetry?: (err: ChirpStackError, retryNo: number, delayMs: number) => void;
+  /** Writes one structured line per retry (`chirpstack call retry`: rpc, attempt, code, delayMs). */
+  logger?: RetryLogger;
 }
 
 export const DEFAULT_POLICY: CallPolicy = { deadlineMs: 10_000, retries: 5, backoffMs: 200, maxBackoffMs: 5_000 };
@@ -68,6 +70,7 @@ export class ChirpStackClient {
   private readonly prof: DeviceProfileServiceClient;
   private readonly metadata = new grpc.Metadata();
   readonly policy: CallPolicy;
+  private readonly onRetry: ((err: ChirpStackError, retryNo: number, delayMs: number) => void) | undefined;
 
   constructor(private readonly opts: ChirpStackClientOptions) {
     if (!opts.apiToken) throw new Error('apiToken: must not be empty');
@@ -82,6 +85,9 @@ export class ChirpStackClient {
     this.prof = new DeviceProfileServiceClient(opts.target, creds, CHANNEL_OPTIONS);
     this.metadata.set('authorization', `Bearer ${opts.apiToken}`);
     this.policy = { ...DEFAULT_POLICY, ...opts.policy };
+    const log = opts.logger ? logRetries(opts.logger) : undefined;
+    const hook = opts.onRetry;
+    this.onRetry = log && hook ? (e, n, d) => (log(e, n, d), hook(e, n, d)) : (log ?? hook);
   }
 
   close(): void {
@@ -92,7 +98,7 @@ export class ChirpStackClient {
 
   private call<Req, Res>(name: string, client: grpc.Client, method: UnaryMethod<Req, Res>, req: Req, beforeRetry?: () => Promise<Res | undefined>): Promise<Res> {
     const fn = method.bind(client) as UnaryMethod<Req, Res>;
-    return withRetry(this.policy, () => timeChirpstackCall(name, () => once(name, fn, req, this.metadata, this.policy.deadlineMs)), beforeRetry, this.opts.onRetry);
+    return withRetry(this.policy, () => timeChirpstackCall(name, () => once(name, fn, req, this.metadata, this.policy.deadlineMs)), beforeRetry, this.onRetry);
   }
 
   // ---- MulticastGroupService ----

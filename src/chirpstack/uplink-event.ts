@@ -1,8 +1,9 @@
 /**
- * ChirpStack `integration.UplinkEvent` (PROTOCOL.md §10.2) in either encoding, normalized to one plain shape.
- * JSON follows the proto3 JSON mapping (camelCase, base64 bytes); protobuf is the binary message.
+ * ChirpStack `integration.UplinkEvent` in either encoding, normalized to one plain shape.
+ * JSON follows the proto3 JSON mapping (camelCase, base64 bytes); protobuf is the binary message, read by the
+ * bounded decoder in uplink-event-pb.ts. Events over MAX_EVENT_BYTES are refused before parsing.
  */
-import { integrationPb } from './pb.js';
+import { decodeUplinkEventPb, PbDecodeError } from './uplink-event-pb.js';
 import type { AnyCommand } from '../codec/frame.js';
 
 export interface NormalizedUplink {
@@ -32,6 +33,9 @@ export class UplinkEventError extends Error {
 
 const EUI = /^[0-9a-fA-F]{16}$/;
 
+/** Largest event accepted (bytes), either encoding; ChirpStack's uplink events are a few hundred bytes. */
+export const MAX_EVENT_BYTES = 64 * 1024;
+
 /** Protobuf Duration in JSON ("1436486418.250s") to ms. */
 export function durationJsonToMs(s: string): number {
   const m = /^(-?\d+)(?:\.(\d{1,9}))?s$/.exec(s);
@@ -48,7 +52,14 @@ function check(devEui: unknown, fPort: unknown, dedup: unknown): void {
 
 type Json = Record<string, unknown>;
 
-function base64Bytes(s: string): Uint8Array {
+/** Standard or URL-safe alphabet, padding optional (proto3 JSON accepts both). */
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$|^[A-Za-z0-9_-]*={0,2}$/;
+
+/** Strict base64: Buffer.from() would silently drop bad characters and turn garbage into short or empty data. */
+export function base64Bytes(s: string, field = 'data'): Uint8Array {
+  if (!BASE64.test(s)) throw new UplinkEventError(field, 'not base64 (a character outside the alphabet)');
+  const body = s.replace(/=+$/, '');
+  if (body.length % 4 === 1 || (body.length !== s.length && s.length % 4 !== 0)) throw new UplinkEventError(field, 'not base64 (bad length or padding)');
   const b = Buffer.from(s, 'base64');
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -69,6 +80,7 @@ export function parseUplinkJson(text: string | Uint8Array): NormalizedUplink {
   }
   const data = e.data ?? '';
   if (typeof data !== 'string') throw new UplinkEventError('data', 'not a base64 string');
+  const dataBytes = base64Bytes(data);
   const timeMs = typeof e.time === 'string' ? Date.parse(e.time) : NaN;
   if (Number.isNaN(timeMs)) throw new UplinkEventError('time', 'missing or not RFC 3339');
   let gpsTimeMs: number | undefined;
@@ -85,7 +97,7 @@ export function parseUplinkJson(text: string | Uint8Array): NormalizedUplink {
     applicationId: typeof info.applicationId === 'string' ? info.applicationId : '',
     fPort: e.fPort as number,
     fCnt: typeof e.fCnt === 'number' ? e.fCnt : 0,
-    data: base64Bytes(data),
+    data: dataBytes,
     timeMs,
     deduplicationId: e.deduplicationId as string,
   };
@@ -94,41 +106,34 @@ export function parseUplinkJson(text: string | Uint8Array): NormalizedUplink {
 }
 
 export function parseUplinkProtobuf(bytes: Uint8Array): NormalizedUplink {
-  let ev: InstanceType<typeof integrationPb.UplinkEvent>;
+  let ev;
   try {
-    ev = integrationPb.UplinkEvent.deserializeBinary(bytes);
-  } catch {
-    throw new UplinkEventError('event', 'not a valid integration.UplinkEvent protobuf');
+    ev = decodeUplinkEventPb(bytes);
+  } catch (err) {
+    const reason = err instanceof PbDecodeError ? `${err.field}: ${err.reason}` : String(err);
+    throw new UplinkEventError('event', `not a valid integration.UplinkEvent protobuf (${reason})`);
   }
-  const info = ev.getDeviceInfo();
-  check(info?.getDevEui(), ev.getFPort(), ev.getDeduplicationId());
-  const jsc = ev.getJoinServerContext();
-  if (jsc && jsc.getSessionKeyId()) throw new UplinkEventError('joinServerContext', 'set: ChirpStack lacks the AppSKey, data is still encrypted');
-  const t = ev.getTime();
-  if (!t) throw new UplinkEventError('time', 'missing');
-  let gpsTimeMs: number | undefined;
-  for (const rx of ev.getRxInfoList()) {
-    const d = rx.getTimeSinceGpsEpoch();
-    if (d) {
-      gpsTimeMs = d.getSeconds() * 1000 + d.getNanos() / 1e6;
-      break;
-    }
-  }
+  check(ev.hasDeviceInfo ? ev.devEui : undefined, ev.fPort, ev.deduplicationId);
+  if (ev.sessionKeyId) throw new UplinkEventError('joinServerContext', 'set: ChirpStack lacks the AppSKey, data is still encrypted');
+  if (!ev.time) throw new UplinkEventError('time', 'missing');
+  const timeMs = ev.time[0] * 1000 + Math.floor(ev.time[1] / 1e6);
+  if (!Number.isFinite(timeMs)) throw new UplinkEventError('time', 'out of range');
   const out: NormalizedUplink = {
-    devEui: info!.getDevEui().toLowerCase(),
-    applicationId: info!.getApplicationId(),
-    fPort: ev.getFPort(),
-    fCnt: ev.getFCnt(),
-    data: ev.getData_asU8(),
-    timeMs: t.getSeconds() * 1000 + Math.floor(t.getNanos() / 1e6),
-    deduplicationId: ev.getDeduplicationId(),
+    devEui: ev.devEui.toLowerCase(),
+    applicationId: ev.applicationId,
+    fPort: ev.fPort,
+    fCnt: ev.fCnt,
+    data: ev.data,
+    timeMs,
+    deduplicationId: ev.deduplicationId,
   };
-  if (gpsTimeMs !== undefined) out.gpsTimeMs = gpsTimeMs;
+  if (ev.timeSinceGpsEpoch) out.gpsTimeMs = ev.timeSinceGpsEpoch[0] * 1000 + ev.timeSinceGpsEpoch[1] / 1e6;
   return out;
 }
 
 /** JSON when the payload starts with `{` (after optional whitespace), protobuf otherwise. */
 export function parseUplinkEvent(bytes: Uint8Array): NormalizedUplink {
+  if (bytes.length > MAX_EVENT_BYTES) throw new UplinkEventError('event', `${bytes.length} bytes, over the ${MAX_EVENT_BYTES}-byte limit`);
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
   return bytes[i] === 0x7b ? parseUplinkJson(bytes) : parseUplinkProtobuf(bytes);

@@ -3,24 +3,32 @@
  */
 import type { Command } from 'commander';
 import type { ApiClient } from '../api/grpc-client.js';
+import { API_TOKEN, readFileFlag, refusedFlag, refuseTokenFlag, requireSecret } from './secrets.js';
 
 interface ApiFlags {
   api?: string;
   token?: string;
+  apiTokenFile?: string;
+  tls?: boolean;
+  tlsCa?: string;
 }
 
 function withApiFlags(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--api <host:port>', 'API server (env LORAFUOTA_API)', process.env.LORAFUOTA_API ?? '127.0.0.1:50051')
-    .option('--token <token>', 'bearer token (env LORAFUOTA_API_TOKEN)');
+    .option('--api-token-file <file>', 'file holding the bearer token (or env LORAFUOTA_API_TOKEN)')
+    .option('--tls', 'TLS to the API with the system root certificates')
+    .option('--tls-ca <file>', 'TLS to the API trusting this CA certificate (PEM)');
+  return refusedFlag(cmd, '--token');
 }
 
 /** Opens a client, runs `fn`, always closes the channel (an open channel keeps the process alive). */
 async function withClient<T>(flags: ApiFlags, fn: (c: ApiClient) => Promise<T>): Promise<T> {
-  const token = flags.token ?? process.env.LORAFUOTA_API_TOKEN;
-  if (!token) throw new Error('token: required (--token or LORAFUOTA_API_TOKEN)');
+  refuseTokenFlag(flags.token, '--token', API_TOKEN);
+  const token = requireSecret(API_TOKEN, flags.apiTokenFile);
+  const tls = flags.tlsCa ? { rootCerts: readFileFlag('tls-ca', flags.tlsCa) } : flags.tls === true;
   const { createApiClient } = await import('../api/grpc-client.js');
-  const client = createApiClient({ address: flags.api ?? '127.0.0.1:50051', token });
+  const client = createApiClient({ address: flags.api ?? '127.0.0.1:50051', token, tls });
   try {
     return await fn(client);
   } finally {

@@ -2,10 +2,14 @@
  * `lorafuota serve`: runs the gRPC campaign API until SIGINT/SIGTERM.
  */
 import type { Command } from 'commander';
+import { API_TOKEN, MIN_API_TOKEN_LENGTH, readFileFlag, refusedFlag, refuseTokenFlag, requireSecret } from './secrets.js';
 
 interface ServeFlags {
   listen: string;
   token?: string;
+  apiTokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   redis?: string;
   prefix: string;
   httpPort: string;
@@ -26,22 +30,40 @@ function checkListen(v: string): string {
   return v;
 }
 
+/** The API token from --api-token-file or LORAFUOTA_API_TOKEN, at least MIN_API_TOKEN_LENGTH characters. */
+export function serverToken(o: { token?: string; apiTokenFile?: string }): string {
+  refuseTokenFlag(o.token, '--token', API_TOKEN);
+  const token = requireSecret(API_TOKEN, o.apiTokenFile);
+  if (token.length < MIN_API_TOKEN_LENGTH) {
+    throw new Error(`api-token: ${token.length} characters, at least ${MIN_API_TOKEN_LENGTH} required (e.g. openssl rand -hex 16)`);
+  }
+  return token;
+}
+
+function tlsFiles(o: ServeFlags): { certChain: Buffer; privateKey: Buffer } | undefined {
+  if (!o.tlsCert && !o.tlsKey) return undefined;
+  if (!o.tlsCert || !o.tlsKey) throw new Error('tls: --tls-cert and --tls-key go together');
+  return { certChain: readFileFlag('tls-cert', o.tlsCert), privateKey: readFileFlag('tls-key', o.tlsKey) };
+}
+
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
     .description('run the gRPC campaign API (lorafuota.v1.CampaignService) until SIGINT/SIGTERM')
     .option('--listen <host:port>', 'address to bind (port 0 picks a free one)', '127.0.0.1:50051')
-    .option('--token <token>', 'bearer token clients must send (env LORAFUOTA_API_TOKEN)')
+    .option('--api-token-file <file>', `file holding the bearer token clients must send, >= ${MIN_API_TOKEN_LENGTH} characters (or env LORAFUOTA_API_TOKEN)`)
+    .option('--tls-cert <file>', 'serve TLS with this certificate chain (PEM); needs --tls-key')
+    .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .option('--redis <url>', 'Redis URL (env REDIS_URL, default redis://127.0.0.1:6379)')
-    .option('--prefix <prefix>', 'Redis key prefix of the store', 'lf')
+    .option('--prefix <prefix>', 'Redis key prefix of the store (env LORAFUOTA_PREFIX)', process.env.LORAFUOTA_PREFIX ?? 'lf')
     .option('--http-port <port>', 'web console, /metrics, /healthz and /readyz on this port (env LORAFUOTA_HTTP_PORT; 0 = a free one)', process.env.LORAFUOTA_HTTP_PORT ?? '8090')
     .option('--http-host <host>', 'address the HTTP port binds to (env LORAFUOTA_HTTP_HOST)', process.env.LORAFUOTA_HTTP_HOST ?? '127.0.0.1')
     .option('--no-http', 'no HTTP port (no console, no /metrics)')
-    .option('--no-campaign-log', 'do not log campaign events (stage changes, repair rounds, device outcomes)')
-    .action(async (o: ServeFlags) => {
-      const token = o.token ?? process.env.LORAFUOTA_API_TOKEN;
-      if (!token) throw new Error('token: required (--token or LORAFUOTA_API_TOKEN)');
+    .option('--no-campaign-log', 'do not log campaign events (stage changes, repair rounds, device outcomes)');
+  refusedFlag(cmd, '--token').action(async (o: ServeFlags) => {
+      const token = serverToken(o);
       const address = checkListen(o.listen);
+      const tls = tlsFiles(o);
       const httpPort = o.http ? portOf('http-port', o.httpPort) : undefined;
       const { redisUrl: defaultRedisUrl } = await import('../store/queue.js');
       const redisUrl = o.redis ?? defaultRedisUrl();
@@ -53,7 +75,7 @@ export function register(program: Command): void {
       const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid, service: 'serve' } }, pino.destination(2));
       const { startApiServer } = await import('../api/grpc-server.js');
       const { requestLogInterceptor } = await import('../api/request-log.js');
-      const api = await startApiServer({ address, token, prefix: o.prefix, redisUrl, interceptors: [requestLogInterceptor(log)] });
+      const api = await startApiServer({ address, token, prefix: o.prefix, redisUrl, interceptors: [requestLogInterceptor(log)], log, ...(tls ? { tls } : {}) });
       // Hook for the pipeline: start workers here (e.g. `--workers N`) and add them to `running`.
       const running: { close(): Promise<void> }[] = [api];
       const { Redis } = await import('ioredis');
@@ -81,7 +103,7 @@ export function register(program: Command): void {
         running.push(followCampaignLogs({ redis, prefix: o.prefix, log }));
       }
       const host = address.slice(0, address.lastIndexOf(':'));
-      process.stdout.write(JSON.stringify({ listening: `${host}:${api.port}`, ...(httpAt ? { http: httpAt } : {}), prefix: o.prefix }) + '\n');
+      process.stdout.write(JSON.stringify({ listening: `${host}:${api.port}`, ...(httpAt ? { http: httpAt } : {}), prefix: o.prefix, tls: tls !== undefined }) + '\n');
       log.info({ listening: `${host}:${api.port}`, http: httpAt, prefix: o.prefix, redis: health.redactUrl(redisUrl) }, 'serve started');
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', resolve);
@@ -89,5 +111,5 @@ export function register(program: Command): void {
       });
       process.stderr.write(`lorafuota: serve: ${signal}, shutting down\n`);
       for (const r of running.reverse()) await r.close();
-    });
+  });
 }

@@ -3,12 +3,14 @@
  * A launcher: it loads the top layer (workers/) at run time.
  */
 import type { Command } from 'commander';
+import { CHIRPSTACK_TOKEN, refusedFlag, refuseTokenFlag, requireSecret } from './secrets.js';
 
 interface WorkerFlags {
   redis?: string;
   prefix: string;
   chirpstack: string;
   chirpstackToken?: string;
+  chirpstackTokenFile?: string;
   chirpstackTls?: boolean;
   mqtt?: string;
   application?: string;
@@ -27,13 +29,13 @@ function positiveInt(field: string, v: string, max: number): number {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('worker')
     .description('run a campaign worker: pipeline steps from the BullMQ queue and uplinks from the ChirpStack integration')
     .option('--redis <url>', 'Redis URL (env REDIS_URL, default redis://127.0.0.1:6379)')
     .option('--prefix <prefix>', 'Redis key prefix (env LORAFUOTA_PREFIX)', process.env.LORAFUOTA_PREFIX ?? 'lf')
     .option('--chirpstack <host:port>', 'ChirpStack gRPC API (env CHIRPSTACK_API)', process.env.CHIRPSTACK_API ?? '127.0.0.1:8080')
-    .option('--chirpstack-token <token>', 'ChirpStack API token (env CHIRPSTACK_API_TOKEN)')
+    .option('--chirpstack-token-file <file>', 'file holding the ChirpStack API token (or env CHIRPSTACK_API_TOKEN)')
     .option('--chirpstack-tls', 'TLS to ChirpStack with the system root certificates (env CHIRPSTACK_TLS=1)')
     .option('--mqtt <url>', 'MQTT broker of the ChirpStack MQTT integration (env MQTT_URL)')
     .option('--application <id>', 'only this ChirpStack application\'s uplinks (env CHIRPSTACK_APPLICATION_ID)')
@@ -42,10 +44,11 @@ export function register(program: Command): void {
     .option('--lock-ms <ms>', 'how soon a dead worker\'s step is taken over', '10000')
     .option('--metrics-port <port>', '/metrics, /healthz and /readyz on this port (env LORAFUOTA_METRICS_PORT; default off)')
     .option('--metrics-host <host>', 'address the metrics port binds to (env LORAFUOTA_METRICS_HOST)', process.env.LORAFUOTA_METRICS_HOST ?? '127.0.0.1')
-    .option('--campaign-log', 'also log campaign events (stages, repair rounds, device outcomes); for deployments without `serve`, on one worker only')
+    .option('--campaign-log', 'also log campaign events (stages, repair rounds, device outcomes); for deployments without `serve`, on one worker only');
+  refusedFlag(cmd, '--chirpstack-token')
     .action(async (o: WorkerFlags) => {
-      const token = o.chirpstackToken ?? process.env.CHIRPSTACK_API_TOKEN;
-      if (!token) throw new Error('chirpstack-token: required (--chirpstack-token or CHIRPSTACK_API_TOKEN)');
+      refuseTokenFlag(o.chirpstackToken, '--chirpstack-token', CHIRPSTACK_TOKEN);
+      const token = requireSecret(CHIRPSTACK_TOKEN, o.chirpstackTokenFile);
       const httpPort = o.httpPort ?? process.env.HTTP_INTEGRATION_PORT;
       const metricsPortText = o.metricsPort ?? process.env.LORAFUOTA_METRICS_PORT;
       const metricsPort = metricsPortText !== undefined ? positiveInt('metrics-port', metricsPortText, 65535) : undefined;

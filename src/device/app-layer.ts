@@ -160,6 +160,11 @@ export class DeviceAppLayer {
     return this.firmware.rebootAtMs;
   }
 
+  /** Answers lost to the queue bounds (per frame, per device) or to an encoding fault. */
+  get droppedAnswers(): number {
+    return this.queue.dropped;
+  }
+
   /** The earliest time a queued answer may leave, or Infinity. */
   nextAnswerAt(): number {
     return this.queue.nextReadyAt();
@@ -219,12 +224,14 @@ export class DeviceAppLayer {
       cancel: (tag) => this.queue.cancel(`${pkg}:${tag}`, nowMs),
     };
     const commands = mcGroupId === null ? this.decode(pkg, data) : decodeShared(pkg, data, this.versions);
-    for (const cmd of commands) {
-      if (pkg === 'ts003') this.clockSync.handle(cmd, ctx);
-      else if (pkg === 'ts004') this.frag.handle(cmd, ctx);
-      else if (pkg === 'ts005') this.multicast.handle(cmd, ctx);
-      else this.firmware.handle(cmd, ctx);
-    }
+    this.queue.forFrame(() => {
+      for (const cmd of commands) {
+        if (pkg === 'ts003') this.clockSync.handle(cmd, ctx);
+        else if (pkg === 'ts004') this.frag.handle(cmd, ctx);
+        else if (pkg === 'ts005') this.multicast.handle(cmd, ctx);
+        else this.firmware.handle(cmd, ctx);
+      }
+    });
   }
 
   /**
@@ -240,9 +247,9 @@ export class DeviceAppLayer {
     return [...commands.slice(0, at), ...this.decode(pkg, data.subarray(skipped))];
   }
 
-  private enqueue(pkg: PackageName, nowMs: number, make: (txMs: number) => AnyCommand, opts: ReplyOptions = {}): void {
+  private enqueue(pkg: PackageName, nowMs: number, make: (txMs: number) => AnyCommand, opts: ReplyOptions = {}): boolean {
     const versions = this.versions;
-    this.queue.push({
+    return this.queue.push({
       fPort: DEFAULT_PORTS[pkg],
       readyAt: nowMs + (opts.delayMs ?? 0),
       ...(opts.tag !== undefined ? { tag: `${pkg}:${opts.tag}` } : {}),

@@ -15,8 +15,8 @@ const I32_MIN = -0x80000000;
 /** Default resync period when the server never sets one: 128 × 2^10 s ≈ 36 h. */
 const DEFAULT_PERIOD_EXPONENT = 10;
 
-/** Queues an unsolicited uplink command at `nowMs`. */
-export type Enqueue = (nowMs: number, make: (txMs: number) => AnyCommand, opts?: ReplyOptions) => void;
+/** Queues an unsolicited uplink command at `nowMs`; false when the answer queue refused it (full). */
+export type Enqueue = (nowMs: number, make: (txMs: number) => AnyCommand, opts?: ReplyOptions) => boolean | void;
 
 export class ClockSync {
   private tokenReq = 0;
@@ -110,7 +110,7 @@ export class ClockSync {
   private requestTime(nowMs: number): void {
     if (this.requestQueued) return;
     this.requestQueued = true;
-    this.enqueue(
+    const queued = this.enqueue(
       nowMs,
       (txMs) => ({
         type: 'AppTimeReq',
@@ -126,6 +126,8 @@ export class ClockSync {
         },
       },
     );
+    // A full answer queue refused it: ask again at the next occasion instead of waiting for an answer forever.
+    if (queued === false) this.requestQueued = false;
   }
 }
 

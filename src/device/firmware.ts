@@ -16,6 +16,8 @@ import type { Rng } from './rng.js';
 export const TS006_PACKAGE_ID = 4;
 const REBOOT_TIME_CANCEL = 0xffffffff;
 const COUNTDOWN_CANCEL = 0xffffff;
+/** Largest seconds-to-reboot a DevRebootTimeAns can carry (0xFFFFFFFF means cancel). */
+const REBOOT_SECONDS_MAX = 0xfffffffe;
 const SECTOR_SIZE = 4096;
 
 export interface FirmwareOptions {
@@ -125,8 +127,13 @@ export class FirmwareManagement {
       return;
     }
     const at = this.clock.trueTimeOfGps(rebootTime, nowMs);
+    // A clock far behind GPS (e.g. after a large negative correction) puts the time beyond what the answer can carry.
+    if (!((at - nowMs) / 1000 <= REBOOT_SECONDS_MAX)) {
+      reply(() => ({ type: 'DevRebootTimeAns', rebootTime: 0 }));
+      return;
+    }
     this.rebootAtMs = at;
-    reply((txMs) => ({ type: 'DevRebootTimeAns', rebootTime: Math.max(1, Math.ceil((at - txMs) / 1000)) }));
+    reply((txMs) => ({ type: 'DevRebootTimeAns', rebootTime: Math.min(REBOOT_SECONDS_MAX, Math.max(1, Math.ceil((at - txMs) / 1000))) }));
   }
 
   private countdown(countdown: number, nowMs: number, reply: (make: (txMs: number) => AnyCommand) => void): void {
