@@ -77,16 +77,17 @@ export interface ImageHeaderFields {
 
 export interface ImageHeader extends ImageHeaderFields {
   formatVersion: number;
-  encoding: ImageEncoding;
-  /** Length and SHA-256 of the firmware the image installs (the payload's own for a raw image). */
-  firmwareLength: number;
-  firmwareDigest: Uint8Array;
+  /** Derived, non-enumerable (like firmwareLength, firmwareDigest, installedLength): how the payload is encoded. */
+  readonly encoding: ImageEncoding;
+  /** Derived: length and SHA-256 of the firmware the image installs (the payload's own for a raw image). */
+  readonly firmwareLength: number;
+  readonly firmwareDigest: Uint8Array;
   /** Bytes 0 .. header end: the signed part. */
   headerLength: number;
   /** headerLength + signature + payloadLength: how many bytes of a slot or buffer the image occupies. */
   imageLength: number;
-  /** headerLength + signature + firmwareLength: the slot bytes the image occupies once decoded (installed form). */
-  installedLength: number;
+  /** Derived: headerLength + signature + firmwareLength, the slot bytes of the image once decoded (installed form). */
+  readonly installedLength: number;
 }
 
 /** The parts of an image, as views into the input. */
@@ -208,13 +209,9 @@ export function decodeImageHeader(bytes: Uint8Array): ImageHeader {
     firmwareVersion: view.getUint32(16, true),
     payloadLength: view.getUint32(20, true),
     payloadDigest: bytes.slice(24, 56),
-    encoding: flags & FLAG_DELTA ? 'delta' : flags & FLAG_COMPRESSED ? 'compressed' : 'raw',
-    firmwareLength: 0,
-    firmwareDigest: new Uint8Array(0),
     headerLength: IMAGE_BASE_HEADER_SIZE,
     imageLength: 0,
-    installedLength: 0,
-  };
+  } as ImageHeader;
   if (flags & FLAG_DELTA) {
     need(bytes, 'delta', 56, IMAGE_DELTA_EXTENSION_SIZE);
     header.delta = { baseVersion: view.getUint32(56, true), baseDigest: bytes.slice(60, 92) };
@@ -228,10 +225,15 @@ export function decodeImageHeader(bytes: Uint8Array): ImageHeader {
     header.firmware = { length: view.getUint32(at, true), digest: bytes.slice(at + 4, at + 36) };
     header.headerLength += IMAGE_ENCODING_EXTENSION_SIZE;
   }
-  header.firmwareLength = header.firmware?.length ?? header.payloadLength;
-  header.firmwareDigest = header.firmware?.digest ?? header.payloadDigest;
   header.imageLength = header.headerLength + IMAGE_SIGNATURE_SIZE + header.payloadLength;
-  header.installedLength = header.headerLength + IMAGE_SIGNATURE_SIZE + header.firmwareLength;
+  const firmwareLength = header.firmware?.length ?? header.payloadLength;
+  // Derived fields are non-enumerable: a header compares, spreads and serialises as the fields it was encoded from.
+  Object.defineProperties(header, {
+    encoding: { value: flags & FLAG_DELTA ? 'delta' : flags & FLAG_COMPRESSED ? 'compressed' : 'raw', enumerable: false },
+    firmwareLength: { value: firmwareLength, enumerable: false },
+    firmwareDigest: { value: header.firmware?.digest ?? header.payloadDigest, enumerable: false },
+    installedLength: { value: header.headerLength + IMAGE_SIGNATURE_SIZE + firmwareLength, enumerable: false },
+  });
   return header;
 }
 

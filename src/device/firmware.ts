@@ -26,7 +26,10 @@ export interface FirmwareOptions {
   trustedKeys: TrustedKey[];
   /** u32 version of the factory firmware. */
   firmwareVersion: number;
-  /** TS006 DevVersionAns HW version; also the hardware revision checked against hwCompat unless hwRevision is set. */
+  /**
+   * TS006 DevVersionAns HW version; also the hardware revision checked against hwCompat unless hwRevision is set
+   * (above 15 there is no hwCompat bit: only images for any hardware are accepted).
+   */
   hwVersion: number;
   /** Hardware revision checked against an image's hwCompat (default: hwVersion). */
   hwRevision?: number;
@@ -64,12 +67,18 @@ export class FirmwareManagement {
     }
   }
 
+  /** The flash model (null until an image is modelled): tests cut its power through `onStep`. */
+  get deviceFlash(): DeviceFlash | null {
+    return this.flash;
+  }
+
   /** Every header field the device checks: class, keys, hardware revision, manufacturer. */
-  private policy(): Omit<ImagePolicy, 'currentVersion'> & { hwRevision: number; manufacturer: number } {
+  private policy(): Omit<ImagePolicy, 'currentVersion'> & { hwRevision: number | null; manufacturer: number } {
+    const rev = this.opts.hwRevision ?? this.opts.hwVersion;
     return {
       trustedKeys: this.opts.trustedKeys,
       deviceClass: this.opts.deviceClass,
-      hwRevision: (this.opts.hwRevision ?? this.opts.hwVersion) >>> 0,
+      hwRevision: Number.isInteger(rev) && rev >= 0 && rev <= 15 ? rev : null,
       manufacturer: this.opts.manufacturer ?? 0,
     };
   }
@@ -92,18 +101,23 @@ export class FirmwareManagement {
    * flash step: the running image and the boot state are untouched until the flag is set.
    */
   receiveImage(block: Uint8Array): void {
+    // Until the slot is written and flagged, there is no valid received image (a power loss leaves none).
+    this.received = null;
     const running = this.runningHeader();
     const check = cachedCheck(block, this.policy(), this.runningVersion, running?.firmwareDigest ?? null);
-    this.received = check;
-    if (!check.ok) return;
+    if (!check.ok) {
+      this.received = check;
+      return;
+    }
     if (check.header.encoding === 'raw') {
       const flash = this.flashFor(block.length);
       flash.writeReceived(block);
       flash.setUpgradeFlag();
+      this.received = check;
       return;
     }
     const installed = this.installEncoded(block, check.header, running);
-    if (!installed.ok) this.received = installed;
+    this.received = installed.ok ? check : installed;
   }
 
   private installEncoded(block: Uint8Array, h: ImageHeader, running: ImageHeader | null): ImageCheckResult {
@@ -238,7 +252,7 @@ let nextKeySetId = 0;
 
 function cachedCheck(
   image: Uint8Array,
-  policy: Omit<ImagePolicy, 'currentVersion'> & { hwRevision: number; manufacturer: number },
+  policy: Omit<ImagePolicy, 'currentVersion'> & { hwRevision: number | null; manufacturer: number },
   currentVersion: number,
   runningDigest: Uint8Array | null,
 ): ImageCheckResult {

@@ -54,10 +54,10 @@ export interface ImagePolicy {
   /** 'transmitted' (default): payload as received; 'installed': header || signature || decoded firmware (a slot). */
   form?: 'transmitted' | 'installed';
   /**
-   * Hardware revision of this device; when set, the image's hwCompat bit for it must be set. A revision above 15
-   * has no bit: only hwCompat 0xFFFF (any) accepts it.
+   * Hardware revision 0..15 of this device; when set, the image's hwCompat bit for it must be set. null: the device
+   * has no revision bit (e.g. a TS006 hwVersion above 15), so only hwCompat 0xFFFF (any) is accepted.
    */
-  hwRevision?: number;
+  hwRevision?: number | null;
   /** When set, the image's manufacturer id must equal it. */
   manufacturer?: number;
 }
@@ -125,7 +125,7 @@ function split(image: Uint8Array, installed: boolean): ImageParts | ImageCheckRe
  */
 export function checkImage(image: Uint8Array | null, policy: ImagePolicy): ImageCheckResult {
   const rev = policy.hwRevision;
-  if (rev !== undefined && !(Number.isInteger(rev) && rev >= 0 && rev <= 0xffffffff)) throw new RangeError(`hwRevision: must be a u32, got ${rev}`);
+  if (rev !== undefined && rev !== null && !(Number.isInteger(rev) && rev >= 0 && rev <= 15)) throw new RangeError(`hwRevision: must be 0..15, got ${rev}`);
   if (image === null || image.length === 0) return reject('truncated', 'no image received', 0);
   const installed = policy.form === 'installed';
   const parts = split(image, installed);
@@ -144,7 +144,10 @@ export function checkImage(image: Uint8Array | null, policy: ImagePolicy): Image
   if (policy.deviceClass !== null && !equalBytes(h.deviceClassId, deviceClassId(policy.deviceClass))) {
     return reject('wrong-device-class', `image is not for device class '${policy.deviceClass}'`, 2);
   }
-  if (rev !== undefined && h.hwCompat !== 0xffff && !(rev <= 15 && (h.hwCompat >> rev) & 1)) {
+  if (rev === null && h.hwCompat !== 0xffff) {
+    return reject('wrong-device-class', `this device has no hardware revision bit; hwCompat 0x${h.hwCompat.toString(16)} is not 'any'`, 2);
+  }
+  if (rev !== undefined && rev !== null && !((h.hwCompat >> rev) & 1)) {
     return reject('wrong-device-class', `hardware revision ${rev} is not in hwCompat 0x${h.hwCompat.toString(16)}`, 2);
   }
   if (policy.manufacturer !== undefined && h.manufacturer !== policy.manufacturer) {
