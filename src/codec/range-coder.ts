@@ -1,12 +1,12 @@
 /**
- * Adaptive binary range coder (LZMA style: 11-bit probabilities, adaptation shift 5, 32-bit range, byte-wise
+ * Adaptive binary range coder (LZMA style, with 15-bit probabilities and adaptation shift 4, 32-bit range, byte-wise
  * carry propagation). The encoder runs on the server; the decoder is the device-side half, with no allocation:
  * it reads its input through a callback and keeps four numbers of state.
  */
 
-export const PROB_BITS = 11;
+export const PROB_BITS = 15;
 export const PROB_INIT = 1 << (PROB_BITS - 1);
-const MOVE_BITS = 5;
+const MOVE_BITS = 4;
 const TOP = 2 ** 24;
 const TWO32 = 2 ** 32;
 
