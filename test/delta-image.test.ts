@@ -13,6 +13,9 @@ import { checkImage } from '../src/device/image-check.js';
 import { findFirmwareDir, loadFirmwarePairs } from '../src/image/firmware-pairs.js';
 import { signImage } from '../src/image/sign.js';
 import { DEVICE_CLASS, firmware, fixedKey } from './image-fixtures.js';
+import { encodeImageHeader } from '../src/codec/image-header.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { deviceClassId, keyId } from '../src/device/image-check.js';
 
 const MAIN = join(process.cwd(), 'dist/src/cli/main.js');
 const FW_DIR = findFirmwareDir(process.cwd());
@@ -92,10 +95,6 @@ describe('delta images (fixtures)', () => {
     return signWith(payload, { firmware: { length: firmwareLength, digest: firmwareDigest }, delta: { baseVersion: 0x01000000, baseDigest: sha256(BASE) } });
   }
 });
-
-import { encodeImageHeader } from '../src/codec/image-header.js';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { deviceClassId, keyId } from '../src/device/image-check.js';
 
 function signWith(payload: Uint8Array, extra: Pick<Parameters<typeof encodeImageHeader>[0], 'firmware' | 'delta'>): Uint8Array {
   const header = encodeImageHeader({

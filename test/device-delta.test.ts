@@ -11,6 +11,8 @@ import { LORAMAC_NODE } from '../src/device/profiles.js';
 import { Rng } from '../src/device/rng.js';
 import { signImage, type SignOptions } from '../src/image/sign.js';
 import { DEVICE_CLASS, firmware, fixedKey } from './image-fixtures.js';
+import { makeFleetSpecs } from '../src/sim/fleet.js';
+import { SimDevice } from '../src/sim/sim-device.js';
 
 const key = fixedKey('ed25519', 'device delta');
 const V1 = 0x01000000;
@@ -170,4 +172,17 @@ describe('device: delta and compressed images', () => {
       }
     });
   }
+});
+
+describe('simulated fleet: base firmware', () => {
+  it('starts every device from the given base image (its version, in flash), ready for a delta', () => {
+    const specs = makeFleetSpecs({ count: 3, seed: 5, deviceClass: DEVICE_CLASS, firmwareVersion: 0x00010000, trustedKeys: [key], baseImage: BASE_IMAGE });
+    for (const spec of specs) {
+      expect(spec.baseImage).toBe(BASE_IMAGE);
+      const dev = new SimDevice(spec, 5);
+      expect(dev.state.runningVersion).toBe(V1);
+      expect(dev.appLayer(Date.UTC(2025, 0, 1)).snapshot().runningVersion).toBe(V1);
+    }
+    expect(makeFleetSpecs({ count: 1, seed: 5, deviceClass: DEVICE_CLASS, firmwareVersion: V1, trustedKeys: [key] })[0]!.baseImage).toBeUndefined();
+  });
 });
