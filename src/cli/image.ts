@@ -188,14 +188,26 @@ async function apply(imagePath: string, opts: ApplyCliOptions): Promise<void> {
 
 const u32ToVersionText = (n: number): string => `${n >>> 24}.${(n >>> 16) & 0xff}.${n & 0xffff}`;
 
-async function verify(imagePath: string, opts: { pubkey: string[]; deviceClass?: string; currentVersion?: string }): Promise<void> {
+async function verify(imagePath: string, opts: { pubkey: string[]; deviceClass?: string; currentVersion?: string; base?: string }): Promise<void> {
   const { parsePublicKeyFile } = await import('../image/keys.js');
   const { checkImage } = await import('../device/image-check.js');
   const { u32ToVersion } = await import('../codec/image-header.js');
   const trustedKeys = await Promise.all(opts.pubkey.map(async (p) => parsePublicKeyFile(await readText('--pubkey', p), '--pubkey')));
   const currentVersion = opts.currentVersion === undefined ? 0 : await parseVersion('--current-version', opts.currentVersion);
   const image = await readInput('IMAGE', imagePath);
-  const r = checkImage(image, { trustedKeys, deviceClass: opts.deviceClass ?? null, currentVersion });
+  // A delta's base is checked only against --base; without it, the image's own base is taken as given.
+  const { sha256 } = await import('@noble/hashes/sha2.js');
+  const { decodeImageHeader } = await import('../codec/image-header.js');
+  let runningDigest: Uint8Array | undefined;
+  if (opts.base !== undefined) runningDigest = sha256(await readInput('--base', opts.base));
+  else {
+    try {
+      runningDigest = decodeImageHeader(image).delta?.baseDigest;
+    } catch {
+      // checkImage names the structural error
+    }
+  }
+  const r = checkImage(image, { trustedKeys, deviceClass: opts.deviceClass ?? null, currentVersion, ...(runningDigest ? { runningDigest } : {}) });
   if (!r.ok) {
     process.stderr.write(`lorafuota: image: ${r.reason.replace(/-/g, ' ')}: ${r.detail}\n`);
     process.exitCode = 1;
@@ -266,6 +278,7 @@ export function register(program: Command): void {
     .requiredOption('--pubkey <file>', 'trusted public key file (BASE.pub); repeat for several', collect)
     .option('--device-class <name>', 'require this device class')
     .option('--current-version <X.Y.Z>', 'refuse images older than this version (rollback)')
+    .option('--base <old>', 'for a delta image: the running firmware binary its base digest must match')
     .action(verify);
 
   image

@@ -20,6 +20,8 @@ export const TS006_PACKAGE_ID = 4;
 const REBOOT_TIME_CANCEL = 0xffffffff;
 const COUNTDOWN_CANCEL = 0xffffff;
 const SECTOR_SIZE = 4096;
+/** Largest slot the model grows to (the firmware length of an encoded image is the signer's claim). */
+const MAX_SLOT_BYTES = 4 * 1024 * 1024;
 
 export interface FirmwareOptions {
   deviceClass: string;
@@ -121,6 +123,9 @@ export class FirmwareManagement {
   }
 
   private installEncoded(block: Uint8Array, h: ImageHeader, running: ImageHeader | null): ImageCheckResult {
+    if (h.installedLength > MAX_SLOT_BYTES) {
+      return { ok: false, reason: 'bad-payload', detail: `firmware of ${h.firmwareLength} bytes does not fit the ${MAX_SLOT_BYTES}-byte slot`, upImageStatus: 1 };
+    }
     const flash = this.flashFor(h.installedLength);
     if (!flash.state().confirmed) throw new Error('image: the running image is not confirmed yet; its previous image is still needed for a revert');
     const parts = splitImage(block);
