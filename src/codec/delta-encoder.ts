@@ -271,6 +271,41 @@ class MatchFinder {
   }
 }
 
+/** Hash chains over the old image, for extra bytes that exist elsewhere in it. */
+class OldFinder {
+  private readonly head = new Int32Array(1 << 16).fill(-1);
+  private readonly prev: Int32Array;
+  constructor(
+    private readonly old: Uint8Array,
+    private readonly depth = 96,
+  ) {
+    this.prev = new Int32Array(old.length);
+    for (let i = 0; i + 3 <= old.length; i++) {
+      const h = OldFinder.hash(old, i);
+      this.prev[i] = this.head[h]!;
+      this.head[h] = i;
+    }
+  }
+  static hash(b: Uint8Array, i: number): number {
+    return ((b[i]! << 8) ^ (b[i + 1]! << 4) ^ b[i + 2]! ^ (b[i + 1]! >> 4) * 0x9e5) & 0xffff;
+  }
+  best(nw: Uint8Array, p: number, maxLen: number): [number, number] {
+    if (p + 3 > nw.length || maxLen < 3 || this.old.length < 3) return [0, 0];
+    let cand = this.head[OldFinder.hash(nw, p)]!;
+    let bestLen = 0;
+    let bestPos = 0;
+    for (let d = 0; cand >= 0 && d < this.depth; d++, cand = this.prev[cand]!) {
+      let l = 0;
+      while (l < maxLen && cand + l < this.old.length && this.old[cand + l] === nw[p + l]) l++;
+      if (l > bestLen) {
+        bestLen = l;
+        bestPos = cand;
+      }
+    }
+    return [bestLen, bestPos];
+  }
+}
+
 /** Encodes `nw` as an LFD1 patch against `old` (empty `old`: plain compression). */
 export function encodeDelta(old: Uint8Array, nw: Uint8Array, opts: DeltaEncodeOptions = {}): Uint8Array {
   const loadAddress = (opts.loadAddress ?? DEFAULT_LOAD_ADDRESS) >>> 0;
@@ -296,6 +331,7 @@ export function encodeDelta(old: Uint8Array, nw: Uint8Array, opts: DeltaEncodeOp
   // Data. Without segments the whole image is one extra region.
   const regions = segs.length ? segs : [{ newStart: 0, oldStart: 0, diffLen: 0, extraLen: nw.length }];
   const mf = new MatchFinder(nw);
+  const of = old.length ? new OldFinder(old) : null;
   const readOld = (i: number): number => old[i]!;
   let state = 0;
   let rep0 = 0;
@@ -319,8 +355,9 @@ export function encodeDelta(old: Uint8Array, nw: Uint8Array, opts: DeltaEncodeOp
       if (n === 4 && pred.unitKind !== KIND_PLAIN && pred.unitKind >= 5) pred.learn(word >>> 0);
       k += n;
     }
-    // Extra bytes, LZ over the new image written so far.
+    // Extra bytes, LZ over the new image written so far (and, in a delta, over the old image).
     const end = s.newStart + s.diffLen + s.extraLen;
+    let shift = s.newStart - s.oldStart;
     for (let p = s.newStart + s.diffLen; p < end; ) {
       mf.insertUpTo(p);
       const maxLen = Math.min(MATCH_MAX, end - p);
@@ -328,9 +365,11 @@ export function encodeDelta(old: Uint8Array, nw: Uint8Array, opts: DeltaEncodeOp
       if (rep0 > 0 && rep0 <= p) while (repLen < maxLen && nw[p - rep0 + repLen] === nw[p + repLen]) repLen++;
       let [bestLen, bestDist] = mf.best(p, maxLen);
       if (bestLen === 3 && bestDist > 4096) bestLen = 0;
-      let kind: 'lit' | 'rep' | 'match' = 'lit';
+      let kind: 'lit' | 'rep' | 'match' | 'old' = 'lit';
       if (repLen >= MATCH_MIN && repLen + 1 >= bestLen) kind = 'rep';
       else if (bestLen >= 3) kind = 'match';
+      const [oldLen, oldPos] = of ? of.best(nw, p, maxLen) : [0, 0];
+      if (oldLen >= 4 && oldLen >= Math.max(bestLen, kind === 'rep' ? repLen : 0) + 1) kind = 'old';
       if (kind === 'match' && p + 1 < end) {
         mf.insertUpTo(p + 1);
         const [l1] = mf.best(p + 1, Math.min(MATCH_MAX, end - p - 1));
@@ -345,12 +384,25 @@ export function encodeDelta(old: Uint8Array, nw: Uint8Array, opts: DeltaEncodeOp
         continue;
       }
       rc.bit(probs, ctx, 1);
+      if (kind === 'old') {
+        rc.bit(probs, P.isRep + state, 0);
+        rc.bit(probs, P.isOld + state, 1);
+        encodeNumber(rc, probs, P.oldLen, oldLen - MATCH_MIN);
+        const off = oldPos - (p - shift);
+        rc.bit(probs, P.oldSign, off < 0 ? 1 : 0);
+        encodeNumber(rc, probs, P.oldOff, Math.abs(off));
+        shift = p + oldLen - (oldPos + oldLen);
+        p += oldLen;
+        state = 1;
+        continue;
+      }
       if (kind === 'rep') {
         rc.bit(probs, P.isRep + state, 1);
         encodeNumber(rc, probs, P.repLen, repLen - MATCH_MIN);
         p += repLen;
       } else {
         rc.bit(probs, P.isRep + state, 0);
+        if (of) rc.bit(probs, P.isOld + state, 0);
         encodeNumber(rc, probs, P.len, bestLen - MATCH_MIN);
         encodeNumber(rc, probs, P.dist, bestDist - 1);
         rep0 = bestDist;

@@ -42,6 +42,10 @@ export const P = (() => {
     repLen: take(NUM_SIZE),
     dist: take(NUM_SIZE),
     lit: take(4 * 256),
+    isOld: take(2),
+    oldLen: take(NUM_SIZE),
+    oldOff: take(NUM_SIZE),
+    oldSign: take(1),
     total: at,
   };
 })();

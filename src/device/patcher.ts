@@ -152,6 +152,7 @@ export class Patcher {
         k += n;
         p += n;
       }
+      let shift = newStart - oldStart;
       while (p < end) {
         if (!rc.bit(probs, P.isMatch + state * 4 + (p & 3))) {
           prev = decodeByte(rc, probs, litBase(p, prev));
@@ -161,7 +162,23 @@ export class Patcher {
           continue;
         }
         let len: number;
-        if (rc.bit(probs, P.isRep + state)) {
+        const isRep = rc.bit(probs, P.isRep + state);
+        if (!isRep && segCount > 0 && rc.bit(probs, P.isOld + state)) {
+          len = decodeNumber(rc, probs, P.oldLen) + MATCH_MIN;
+          const neg = rc.bit(probs, P.oldSign);
+          const mag = decodeNumber(rc, probs, P.oldOff);
+          const from = p - shift + (neg ? -mag : mag);
+          if (from < 0 || from + len > io.oldLength) throw new PatchError('corrupt', 'match', `old copy ${from}+${len} at byte ${p} is outside the ${io.oldLength}-byte base`);
+          if (len > end - p) throw new PatchError('corrupt', 'match', `length ${len} at byte ${p} runs past its region (ends at ${end})`);
+          shift = p - from;
+          for (let j = 0; j < len; j++, p++) {
+            prev = readOld(from + j);
+            io.write(prev);
+          }
+          state = 1;
+          continue;
+        }
+        if (isRep) {
           len = decodeNumber(rc, probs, P.repLen) + MATCH_MIN;
           if (rep0 === 0) throw new PatchError('corrupt', 'match', `repeat match at byte ${p} before any match`);
         } else {
