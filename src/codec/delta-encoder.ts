@@ -11,6 +11,7 @@ import {
   encodeNumber,
   isAddressWord,
   isBranch,
+  KIND_BRANCH,
   KIND_PLAIN,
   LFD_FORMAT_ID,
   LFD_PREFIX_SIZE,
@@ -352,7 +353,8 @@ export function encodeDelta(old: Uint8Array, nw: Uint8Array, opts: DeltaEncodeOp
         if (res !== 0) encodeByte(rc, probs, P.resByte + (kind > 0 ? 256 : 0), res);
         prevZero = res === 0 ? 1 : 0;
       }
-      if (n === 4 && pred.unitKind !== KIND_PLAIN && pred.unitKind >= 5) pred.learn(word >>> 0);
+      if (n === 4 && pred.unitKind >= 5) pred.learn(word >>> 0);
+      else if (n === 4 && pred.unitKind === KIND_BRANCH) pred.learnBranch(word >>> 0);
       k += n;
     }
     // Extra bytes, LZ over the new image written so far (and, in a delta, over the old image).

@@ -1,7 +1,7 @@
 /**
  * State shared by the LFD1 encoder and patcher, allocated once at a fixed capacity: the segment table (which old
  * range each diff segment copies, used to translate addresses) and the diff predictor (Thumb-2 branches re-aimed
- * through the table, address words translated or taken from a small learnt cache).
+ * through a learnt target cache or the table, address words translated or taken from a small learnt cache).
  */
 import { branchOffset, branchWith, isAddressWord, isBranch, KIND_BRANCH, KIND_PLAIN, KIND_WORD, WORD_CACHE_SIZE, wordCacheIndex } from './delta-format.js';
 
@@ -81,6 +81,11 @@ export class Predictor {
   unitKind = KIND_PLAIN;
   predicted = 0;
   private oldWord = 0;
+  private oldTarget = 0;
+  private newPc = 0;
+  readonly targetOld = new Uint32Array(WORD_CACHE_SIZE);
+  readonly targetNew = new Uint32Array(WORD_CACHE_SIZE);
+  readonly targetUsed = new Uint8Array(WORD_CACHE_SIZE);
   readonly cacheOld = new Uint32Array(WORD_CACHE_SIZE);
   readonly cacheNew = new Uint32Array(WORD_CACHE_SIZE);
   readonly cacheUsed = new Uint8Array(WORD_CACHE_SIZE);
@@ -91,12 +96,13 @@ export class Predictor {
     public oldLength: number,
   ) {}
 
-  static readonly RAM_BYTES = WORD_CACHE_SIZE * 9 + 32;
+  static readonly RAM_BYTES = WORD_CACHE_SIZE * 18 + 32;
 
   reset(loadAddress: number, oldLength: number): void {
     this.loadAddress = loadAddress >>> 0;
     this.oldLength = oldLength;
     this.cacheUsed.fill(0);
+    this.targetUsed.fill(0);
   }
 
   private translate(addr: number): number {
@@ -120,9 +126,12 @@ export class Predictor {
       const hw2 = b2 | (b3 << 8);
       const w = (hw1 | (hw2 << 16)) >>> 0;
       if (isBranch(hw1, hw2)) {
-        const target = abs + 4 + branchOffset(hw1, hw2);
-        const newTarget = this.translate(target >>> 0);
+        const target = (abs + 4 + branchOffset(hw1, hw2)) >>> 0;
+        const t = wordCacheIndex(target);
+        const newTarget = this.targetUsed[t] && this.targetOld[t] === target ? this.targetNew[t]! : this.translate(target);
         const newPc = this.loadAddress + q + 4;
+        this.oldTarget = target;
+        this.newPc = newPc;
         const enc = branchWith(hw2, newTarget - newPc);
         this.unitLen = 4;
         this.unitKind = KIND_BRANCH;
@@ -145,6 +154,17 @@ export class Predictor {
     this.unitLen = 1;
     this.unitKind = KIND_PLAIN;
     this.predicted = read(r);
+  }
+
+  /** After a branch unit: when the new bytes are a branch too, remember where the old target went. */
+  learnBranch(newWord: number): void {
+    const hw1 = newWord & 0xffff;
+    const hw2 = newWord >>> 16;
+    if (!isBranch(hw1, hw2)) return;
+    const i = wordCacheIndex(this.oldTarget);
+    this.targetOld[i] = this.oldTarget;
+    this.targetNew[i] = (this.newPc + branchOffset(hw1, hw2)) >>> 0;
+    this.targetUsed[i] = 1;
   }
 
   /** After an address-word unit: remember what its old value became. */

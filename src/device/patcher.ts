@@ -7,6 +7,7 @@
 import {
   decodeByte,
   decodeNumber,
+  KIND_BRANCH,
   KIND_PLAIN,
   LFD_FORMAT_ID,
   LFD_PREFIX_SIZE,
@@ -149,6 +150,7 @@ export class Patcher {
           prevZero = res === 0 ? 1 : 0;
         }
         if (n === 4 && pred.unitKind >= 5) pred.learn(word >>> 0);
+        else if (n === 4 && pred.unitKind === KIND_BRANCH) pred.learnBranch(word >>> 0);
         k += n;
         p += n;
       }
