@@ -214,3 +214,12 @@ describe('LFD1 patches', () => {
     expect(new Patcher({ maxSegments: 0, maxOutput: 1 << 20 }).ramBytes).toBeLessThan(p.ramBytes);
   });
 });
+
+describe('LFD1 edge cases', () => {
+  it('round-trips a delta encoded with no segment table (whole image as extra bytes)', () => {
+    const old = Uint8Array.from({ length: 500 }, (_, i) => (i * 7) & 0xff);
+    const nw = Uint8Array.from([...old.subarray(100, 400), 1, 2, 3]);
+    const patch = encodeDelta(old, nw, { maxSegments: 0 });
+    expect(Array.from(apply(patch, old, 0))).toEqual(Array.from(nw));
+  });
+});

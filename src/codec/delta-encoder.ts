@@ -6,7 +6,6 @@
  */
 import {
   DEFAULT_LOAD_ADDRESS,
-  decodeByte as _unusedDecodeByte,
   encodeByte,
   encodeNumber,
   isAddressWord,
@@ -23,8 +22,6 @@ import {
 } from './delta-format.js';
 import { Predictor, SegmentTable } from './delta-model.js';
 import { RangeEncoder } from './range-coder.js';
-
-void _unusedDecodeByte;
 
 export const DEFAULT_MAX_SEGMENTS = 512;
 
@@ -215,14 +212,10 @@ function capSegments(segs: Segment[], max: number): Segment[] {
     else merged.push({ ...s });
   }
   out = merged;
-  if (max === 0) {
-    const total = out.reduce((a, s) => a + s.diffLen + s.extraLen, 0);
-    return total ? [] : [];
-  }
+  if (max === 0) return [];
   while (out.length > max) {
     let k = 1;
     for (let i = 2; i < out.length; i++) if (out[i]!.diffLen < out[k]!.diffLen) k = i;
-    if (out.length === 1) break;
     const prev = out[k - 1]!;
     prev.extraLen += out[k]!.diffLen + out[k]!.extraLen;
     out.splice(k, 1);
@@ -332,7 +325,8 @@ export function encodeDelta(old: Uint8Array, nw: Uint8Array, opts: DeltaEncodeOp
   // Data. Without segments the whole image is one extra region.
   const regions = segs.length ? segs : [{ newStart: 0, oldStart: 0, diffLen: 0, extraLen: nw.length }];
   const mf = new MatchFinder(nw);
-  const of = old.length ? new OldFinder(old) : null;
+  // Old copies exist only in a patch with segments (the patcher reads the is-old bit only then).
+  const of = segs.length > 0 ? new OldFinder(old) : null;
   const readOld = (i: number): number => old[i]!;
   let state = 0;
   let rep0 = 0;
