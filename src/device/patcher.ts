@@ -50,6 +50,8 @@ export interface PatchIo {
   readNew(pos: number): number;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** Bytes of decoder state besides the tables: range decoder, cursors, counters (a C port's struct fields). */
 const FIXED_STATE_BYTES = 64;
 
@@ -58,7 +60,7 @@ export class Patcher {
   private readonly segments: SegmentTable;
   private readonly predictor: Predictor;
   private readonly rc = new RangeDecoder();
-  private input: Uint8Array = new Uint8Array(0);
+  private input: Uint8Array = EMPTY;
   private at = 0;
   private readonly source = (): number => (this.at < this.input.length ? this.input[this.at++]! : -1);
 
@@ -81,7 +83,7 @@ export class Patcher {
       if (err instanceof RangeInputEnded) throw new PatchError('truncated', 'payload', `ends at byte ${payload.length} before the patch does`);
       throw err;
     } finally {
-      this.input = new Uint8Array(0);
+      this.input = EMPTY;
     }
   }
 
