@@ -1,5 +1,5 @@
 // `npm run bench [-- --json] [-- --only NAME]`: runs every bench/*.js module's `benches` and prints figures.
-// Each module exports `benches: Bench[]`; one JSON object a line with --json.
+// Each module exports `benches: Bench[]` (bench/delta.ts: delta and compressed images on ../shared/firmware); one JSON object a line with --json.
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -66,15 +66,29 @@ describe('header codec', () => {
     expect(hex(bytes.subarray(24))).toBe('11'.repeat(32));
   });
 
-  it('adds the delta extension (flag, base version, base digest)', () => {
-    const bytes = encodeImageHeader({ ...fields, delta: { baseVersion: 0x01000000, baseDigest: new Uint8Array(32).fill(0x22) } });
-    expect(bytes.length).toBe(92);
+  it('adds the delta and encoding extensions (flag, base version, base digest, firmware length and digest, codec)', () => {
+    const firmware = { length: 0x012345, digest: new Uint8Array(32).fill(0x33) };
+    const bytes = encodeImageHeader({ ...fields, delta: { baseVersion: 0x01000000, baseDigest: new Uint8Array(32).fill(0x22) }, firmware });
+    expect(bytes.length).toBe(132);
     expect(bytes[6]).toBe(0x01);
     expect(hex(bytes.subarray(56, 60))).toBe('00000001');
-    expect(hex(bytes.subarray(60))).toBe('22'.repeat(32));
+    expect(hex(bytes.subarray(60, 92))).toBe('22'.repeat(32));
+    expect(hex(bytes.subarray(92, 96))).toBe('45230100');
+    expect(hex(bytes.subarray(96, 128))).toBe('33'.repeat(32));
+    expect(hex(bytes.subarray(128))).toBe('01000000');
     const h = decodeImageHeader(bytes);
-    expect(h.delta?.baseVersion).toBe(0x01000000);
-    expect(h.headerLength).toBe(92);
+    expect(h).toMatchObject({ encoding: 'delta', headerLength: 132, firmwareLength: 0x012345, delta: { baseVersion: 0x01000000 } });
+    expect(() => encodeImageHeader({ ...fields, delta: { baseVersion: 1, baseDigest: new Uint8Array(32) } })).toThrow(/firmware/);
+    const compressed = encodeImageHeader({ ...fields, firmware });
+    expect(compressed.length).toBe(96);
+    expect(compressed[6]).toBe(0x02);
+    expect(decodeImageHeader(compressed)).toMatchObject({ encoding: 'compressed', headerLength: 96, firmwareLength: 0x012345 });
+    const both = compressed.slice();
+    both[6] = 0x03;
+    expect(() => decodeImageHeader(both)).toThrow(/flags/);
+    const codec = compressed.slice();
+    codec[92] = 2;
+    expect(() => decodeImageHeader(codec)).toThrow(/payloadCodec/);
   });
 
   it('round-trips arbitrary headers', () => {
@@ -224,15 +238,17 @@ describe('signed images', () => {
     expect(checkImage(img, policy({ currentVersion: versionToU32('1.2.3') })).ok).toBe(true);
   });
 
-  it('authenticates delta images but reports them unsupported', () => {
-    const delta = { baseVersion: versionToU32('1.0.0'), baseDigest: sha256(firmware('fw 1.0.0', 64)) };
-    const img = image(ed, '1.1.0', { delta });
-    expect(img.length).toBe(92 + 64 + 64);
-    expect(checkImage(img, policy())).toMatchObject({ ok: false, reason: 'unsupported', upImageStatus: 2 });
+  it('authenticates delta images and applies them only to the base they name', () => {
+    const base = firmware('fw 1.0.0', 64);
+    const img = image(ed, '1.1.0', { deltaFrom: { firmware: base, version: '1.0.0' } });
+    expect(decodeImageHeader(img).headerLength).toBe(132);
+    expect(checkImage(img, policy())).toMatchObject({ ok: false, reason: 'wrong-base', upImageStatus: 2 });
+    expect(checkImage(img, policy({ runningDigest: sha256(firmware('other', 64)) }))).toMatchObject({ ok: false, reason: 'wrong-base' });
+    expect(checkImage(img, policy({ runningDigest: sha256(base) }))).toMatchObject({ ok: true, upImageStatus: 3 });
     const bad = img.slice();
     bad[60]! ^= 0xff;
-    expect(checkImage(bad, policy())).toMatchObject({ ok: false, reason: 'bad-signature' });
-    expect(inspectImage(img).delta).toEqual({ baseVersion: '1.0.0', baseSha256: hex(delta.baseDigest) });
+    expect(checkImage(bad, policy({ runningDigest: sha256(base) }))).toMatchObject({ ok: false, reason: 'bad-signature' });
+    expect(inspectImage(img)).toMatchObject({ encoding: 'delta', delta: { baseVersion: '1.0.0', baseSha256: hex(sha256(base)) } });
   });
 
   it('never throws and never accepts random bytes or random multi-byte damage', () => {

@@ -34,6 +34,12 @@ export interface AppLayerOptions {
   deviceClass: string;
   firmwareVersion: number;
   hwVersion: number;
+  /** Hardware revision checked against an image's hwCompat (default: hwVersion); see FirmwareOptions. */
+  hwRevision?: number;
+  /** Manufacturer id an image must carry (default 0). */
+  manufacturer?: number;
+  /** Running firmware as a signed image, in the primary slot from power-up (needed for delta images). */
+  baseImage?: Uint8Array;
   trustedKeys: TrustedKey[];
   limits: FragDecoderLimits;
   /** Largest uplink FRMPayload, bytes (e.g. 51 at EU868 DR0-2). Default 51. */

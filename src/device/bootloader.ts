@@ -33,13 +33,14 @@ export class Bootloader {
     let action: BootAction = 'none';
     let rejected: ImageCheckResult | undefined;
     const state = flash.state();
-    const primary = () => checkImage(flash.slotImage('primary'), { ...policy, currentVersion: 0, allowRollback: true });
+    // Slots hold images in installed form (a compressed or delta payload was decoded when it was received).
+    const primary = () => checkImage(flash.slotImage('primary'), { ...policy, currentVersion: 0, allowRollback: true, form: 'installed' });
 
     if (state.swap) {
       Bootloader.runSwap(flash, state, state.swap);
       action = state.swap.kind === 'install' ? 'installed' : 'reverted';
     } else if (!state.confirmed) {
-      const previous = checkImage(flash.slotImage('secondary'), { ...policy, currentVersion: 0, allowRollback: true });
+      const previous = checkImage(flash.slotImage('secondary'), { ...policy, currentVersion: 0, allowRollback: true, form: 'installed' });
       // Without a valid previous image there is nothing to revert to: keep the test image until it confirms.
       if (previous.ok) {
         Bootloader.startSwap(flash, state, 'revert', true);
@@ -47,7 +48,7 @@ export class Bootloader {
       }
     } else if (state.upgradePending) {
       const running = primary();
-      const received = checkImage(flash.slotImage('secondary'), { ...policy, currentVersion: running.ok ? running.version : 0 });
+      const received = checkImage(flash.slotImage('secondary'), { ...policy, currentVersion: running.ok ? running.version : 0, form: 'installed' });
       if (received.ok) {
         // With no valid running image there is nothing to revert to, so the install is permanent.
         Bootloader.startSwap(flash, { ...state, upgradePending: false, confirmed: !running.ok }, 'install', !running.ok);

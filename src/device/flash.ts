@@ -37,7 +37,7 @@ export interface BootState {
 export interface FlashStep {
   /** Count of steps attempted since construction (0-based). */
   index: number;
-  kind: 'program' | 'state';
+  kind: 'program' | 'erase' | 'state';
   area?: FlashArea;
   sector?: number;
 }
@@ -118,6 +118,46 @@ export class DeviceFlash {
     target.set(data);
   }
 
+  /** Erases one sector to 0xFF (one step). */
+  eraseSector(area: FlashArea, sector: number): void {
+    const at = this.sectorOffset(area, sector);
+    this.step('erase', area, sector);
+    this.areas[area].fill(ERASED, at, at + this.sectorSize);
+  }
+
+  /**
+   * Programs bytes at `offset` within one sector without erasing it (one step), as NOR flash does: bits can only go
+   * from 1 to 0, so the sector must have been erased. A torn program leaves the first half written.
+   */
+  program(area: FlashArea, offset: number, data: Uint8Array): void {
+    const sector = Math.floor(offset / this.sectorSize);
+    this.sectorOffset(area, sector);
+    if (data.length === 0) return;
+    if (Math.floor((offset + data.length - 1) / this.sectorSize) !== sector) throw new RangeError(`program: ${data.length} bytes at ${offset} cross a sector boundary`);
+    const target = this.areas[area];
+    if (this.step('program', area, sector) === 'tear') {
+      const half = data.length >> 1;
+      for (let i = 0; i < half; i++) target[offset + i]! &= data[i]!;
+      throw new PowerLoss(`power lost while programming ${area} at ${offset}`);
+    }
+    for (let i = 0; i < data.length; i++) target[offset + i]! &= data[i]!;
+  }
+
+  /** One byte of an area (no copy; a memory-mapped flash read on a device). */
+  readByte(area: FlashArea, offset: number): number {
+    const b = this.areas[area][offset];
+    if (b === undefined) throw new RangeError(`offset: ${offset} is outside ${area}`);
+    return b;
+  }
+
+  /** Factory programming of the primary slot (before the first boot; counts as steps like any program). */
+  programFactoryImage(image: Uint8Array): void {
+    if (image.length > this.slotSize) throw new RangeError(`image: ${image.length} bytes exceed the ${this.slotSize}-byte slot`);
+    for (let s = 0; s * this.sectorSize < image.length; s++) {
+      this.programSector('primary', s, image.subarray(s * this.sectorSize, (s + 1) * this.sectorSize));
+    }
+  }
+
   private sectorOffset(area: FlashArea, sector: number): number {
     const count = area === 'scratch' ? 1 : this.sectorCount;
     if (!Number.isInteger(sector) || sector < 0 || sector >= count) throw new RangeError(`sector: ${sector} is outside ${area} (0..${count - 1})`);
@@ -133,7 +173,7 @@ export class DeviceFlash {
   usedLength(area: 'primary' | 'secondary'): number {
     if (this.isEmpty(area)) return 0;
     try {
-      return Math.min(this.slotSize, decodeImageHeader(this.areas[area]).imageLength);
+      return Math.min(this.slotSize, decodeImageHeader(this.areas[area]).installedLength);
     } catch {
       return this.slotSize;
     }

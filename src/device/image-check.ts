@@ -1,6 +1,9 @@
 /**
  * Device-side acceptance check of a received firmware image: structure, signature against the device's trusted
- * public keys, payload SHA-256, device class / hardware / manufacturer, and anti-rollback. The result carries the
+ * public keys, payload SHA-256, device class / hardware / manufacturer, base of a delta, and anti-rollback. The
+ * check reads an image as received (`form: 'transmitted'`, the payload digest) or as a slot holds it once decoded
+ * (`form: 'installed'`, the firmware digest); a compressed or delta payload is decoded afterwards (image-decode.ts)
+ * and its result accepted only when the decoded firmware's digest matches the signed one. The result carries the
  * TS006 DevUpgradeImageAns UpImageStatus to report. Only public keys are needed on the device.
  */
 import { p256 } from '@noble/curves/nist.js';
@@ -9,6 +12,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { CodecError } from '../codec/errors.js';
 import {
   splitImage,
+  splitInstalledImage,
   TruncatedImageError,
   u32ToVersion,
   type ImageHeader,
@@ -23,6 +27,8 @@ export type ImageRejectReason =
   | 'digest-mismatch'
   | 'wrong-device-class'
   | 'rollback'
+  | 'wrong-base'
+  | 'bad-payload'
   | 'unsupported';
 
 export interface TrustedKey {
@@ -38,8 +44,20 @@ export interface ImagePolicy {
   /** u32 version of the running firmware; a lower image version is a rollback. */
   currentVersion: number;
   allowRollback?: boolean;
-  /** Hardware revision 0..15 of this device; when set, the image's hwCompat bit for it must be set. */
-  hwRevision?: number;
+  /** Same as allowRollback: accept an image older than the running one (a campaign's explicit downgrade). */
+  allowDowngrade?: boolean;
+  /**
+   * SHA-256 of the running firmware: a delta image applies only when its base digest equals it. Without it every
+   * delta is refused (wrong-base).
+   */
+  runningDigest?: Uint8Array;
+  /** 'transmitted' (default): payload as received; 'installed': header || signature || decoded firmware (a slot). */
+  form?: 'transmitted' | 'installed';
+  /**
+   * Hardware revision 0..15 of this device; when set, the image's hwCompat bit for it must be set. null: the device
+   * has no revision bit (e.g. a TS006 hwVersion above 15), so only hwCompat 0xFFFF (any) is accepted.
+   */
+  hwRevision?: number | null;
   /** When set, the image's manufacturer id must equal it. */
   manufacturer?: number;
 }
@@ -85,11 +103,13 @@ function signatureValid(parts: ImageParts, key: TrustedKey): boolean {
   }
 }
 
+const hexShort = (b: Uint8Array): string => Buffer.from(b.subarray(0, 8)).toString('hex') + '…';
+
 const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
-function split(image: Uint8Array): ImageParts | ImageCheckResult {
+function split(image: Uint8Array, installed: boolean): ImageParts | ImageCheckResult {
   try {
-    return splitImage(image);
+    return installed ? splitInstalledImage(image) : splitImage(image);
   } catch (err) {
     if (err instanceof TruncatedImageError) return reject('truncated', err.message, 1);
     if (err instanceof CodecError && err.field === 'magic') return reject('bad-magic', err.message, 1);
@@ -105,9 +125,10 @@ function split(image: Uint8Array): ImageParts | ImageCheckResult {
  */
 export function checkImage(image: Uint8Array | null, policy: ImagePolicy): ImageCheckResult {
   const rev = policy.hwRevision;
-  if (rev !== undefined && !(Number.isInteger(rev) && rev >= 0 && rev <= 15)) throw new RangeError(`hwRevision: must be 0..15, got ${rev}`);
+  if (rev !== undefined && rev !== null && !(Number.isInteger(rev) && rev >= 0 && rev <= 15)) throw new RangeError(`hwRevision: must be 0..15, got ${rev}`);
   if (image === null || image.length === 0) return reject('truncated', 'no image received', 0);
-  const parts = split(image);
+  const installed = policy.form === 'installed';
+  const parts = split(image, installed);
   if (!('signedBytes' in parts)) return parts;
   const h = parts.header;
   const keys = policy.trustedKeys.filter((k) => k.algorithm === h.algorithm && keyId(k) === h.keyId);
@@ -115,20 +136,31 @@ export function checkImage(image: Uint8Array | null, policy: ImagePolicy): Image
     return reject('bad-signature', `no trusted ${h.algorithm} key with key id 0x${h.keyId.toString(16).padStart(2, '0')}`, 1);
   }
   if (!keys.some((k) => signatureValid(parts, k))) return reject('bad-signature', `${h.algorithm} signature does not verify`, 1);
-  if (!equalBytes(sha256(parts.payload), h.payloadDigest)) {
-    return reject('digest-mismatch', `SHA-256 of the ${h.payloadLength}-byte payload differs from the header`, 1);
+  const digest = installed ? h.firmwareDigest : h.payloadDigest;
+  if (!equalBytes(sha256(parts.payload), digest)) {
+    const what = installed && h.encoding !== 'raw' ? `${h.firmwareLength}-byte decoded firmware` : `${h.payloadLength}-byte payload`;
+    return reject('digest-mismatch', `SHA-256 of the ${what} differs from the header`, 1);
   }
   if (policy.deviceClass !== null && !equalBytes(h.deviceClassId, deviceClassId(policy.deviceClass))) {
     return reject('wrong-device-class', `image is not for device class '${policy.deviceClass}'`, 2);
   }
-  if (rev !== undefined && !((h.hwCompat >> rev) & 1)) {
+  if (rev === null && h.hwCompat !== 0xffff) {
+    return reject('wrong-device-class', `this device has no hardware revision bit; hwCompat 0x${h.hwCompat.toString(16)} is not 'any'`, 2);
+  }
+  if (rev !== undefined && rev !== null && !((h.hwCompat >> rev) & 1)) {
     return reject('wrong-device-class', `hardware revision ${rev} is not in hwCompat 0x${h.hwCompat.toString(16)}`, 2);
   }
   if (policy.manufacturer !== undefined && h.manufacturer !== policy.manufacturer) {
     return reject('wrong-device-class', `manufacturer ${h.manufacturer} is not ${policy.manufacturer}`, 2);
   }
-  if (h.delta) return reject('unsupported', 'delta images cannot be installed by this device yet', 2);
-  if (!policy.allowRollback && h.firmwareVersion < policy.currentVersion) {
+  if (h.delta && !installed) {
+    const running = policy.runningDigest;
+    if (!running) return reject('wrong-base', `delta from ${u32ToVersion(h.delta.baseVersion)} but no running firmware to apply it to`, 2);
+    if (!equalBytes(running, h.delta.baseDigest)) {
+      return reject('wrong-base', `delta from ${u32ToVersion(h.delta.baseVersion)} (base SHA-256 ${hexShort(h.delta.baseDigest)}) does not apply to the running firmware (${hexShort(running)})`, 2);
+    }
+  }
+  if (!(policy.allowRollback || policy.allowDowngrade) && h.firmwareVersion < policy.currentVersion) {
     return reject('rollback', `version ${u32ToVersion(h.firmwareVersion)} is older than running ${u32ToVersion(policy.currentVersion)}`, 2);
   }
   return { ok: true, header: h, version: h.firmwareVersion, upImageStatus: 3 };

@@ -15,6 +15,8 @@ export interface ImageSummary {
   headerLength: number;
   imageLength: number;
   signature: string;
+  encoding: 'raw' | 'compressed' | 'delta';
+  firmware?: { length: number; sha256: string };
   delta?: { baseVersion: string; baseSha256: string };
   trailingBytes: number;
 }
@@ -39,6 +41,8 @@ export function inspectImage(image: Uint8Array): ImageSummary {
     headerLength: h.headerLength,
     imageLength: h.imageLength,
     signature: hex(signature),
+    encoding: h.encoding,
+    ...(h.firmware ? { firmware: { length: h.firmware.length, sha256: hex(h.firmware.digest) } } : {}),
     ...(h.delta ? { delta: { baseVersion: u32ToVersion(h.delta.baseVersion), baseSha256: hex(h.delta.baseDigest) } } : {}),
     trailingBytes: image.length - h.imageLength,
   };

@@ -1,5 +1,5 @@
 /** Service-side image checks: a campaign refuses an image that would not pass the device's own check. */
-import type { ImageHeader } from '../codec/image-header.js';
+import { decodeImageHeader, type ImageHeader } from '../codec/image-header.js';
 import { checkImage, type ImageRejectReason, type TrustedKey } from '../device/image-check.js';
 
 export interface CampaignImageOptions {
@@ -22,10 +22,17 @@ export class ImageRejectedError extends Error {
 
 /**
  * Verifies structure, signature, digest and device class (as the device will), without a rollback check (the
- * campaign checks versions against the fleet). Returns the header, or throws ImageRejectedError naming the reason.
+ * campaign checks versions against the fleet) and without a delta's base check (each device checks its own). Returns the header, or throws ImageRejectedError naming the reason.
  */
 export function verifyImageForCampaign(image: Uint8Array, opts: CampaignImageOptions): ImageHeader {
-  const result = checkImage(image, { ...opts, trustedKeys: opts.publicKeys, currentVersion: 0, allowRollback: true });
+  // The base of a delta is checked per device (its running firmware), not here: name the image's own base.
+  let runningDigest: Uint8Array | undefined;
+  try {
+    runningDigest = decodeImageHeader(image).delta?.baseDigest;
+  } catch {
+    // checkImage reports the structural error
+  }
+  const result = checkImage(image, { ...opts, trustedKeys: opts.publicKeys, currentVersion: 0, allowRollback: true, ...(runningDigest ? { runningDigest } : {}) });
   if (!result.ok) throw new ImageRejectedError(result.reason, result.detail);
   return result.header;
 }

@@ -41,6 +41,11 @@ export interface FleetOptions {
   maxFragSize?: number;
   maxLost?: number;
   hwVersion?: number;
+  /**
+   * Base firmware every device runs from power-up, as a signed image (installed form, e.g. from signImage); its
+   * version replaces firmwareVersion. Needed for delta campaigns.
+   */
+  baseImage?: Uint8Array;
   maxPayload?: number;
   /** First DevEUI; device i gets devEuiBase + i (default 0x70b3d57ed0000000). */
   devEuiBase?: bigint;
@@ -92,6 +97,7 @@ export function makeFleetSpecs(opts: FleetOptions): FleetDeviceSpec[] {
       deviceClass: opts.deviceClass,
       firmwareVersion: opts.firmwareVersion,
       hwVersion: opts.hwVersion ?? 1,
+      ...(opts.baseImage ? { baseImage: opts.baseImage } : {}),
       trustedKeys: opts.trustedKeys,
       maxNbFrag: opts.maxNbFrag ?? 512,
       maxFragSize: opts.maxFragSize ?? 64,

@@ -9,6 +9,7 @@
  * that fit); a periodic uplink with nothing to say is an empty keep-alive frame on KEEPALIVE_PORT, which gives the
  * network its Class A downlink slot. A silent device never transmits.
  */
+import { decodeImageHeader } from '../codec/image-header.js';
 import { DeviceAppLayer, type DeviceSnapshot } from '../device/app-layer.js';
 import type { TrustedKey } from '../device/image-check.js';
 import type { ProfileName } from '../device/profiles.js';
@@ -36,6 +37,8 @@ export interface FleetDeviceSpec {
   deviceClass: string;
   firmwareVersion: number;
   hwVersion: number;
+  /** Running firmware as a signed image (installed form) in the device's flash from power-up. */
+  baseImage?: Uint8Array;
   trustedKeys: TrustedKey[];
   maxNbFrag: number;
   maxFragSize: number;
@@ -78,6 +81,7 @@ export class SimDevice implements SimulatedDevice {
         deviceClass: s.deviceClass,
         firmwareVersion: s.firmwareVersion,
         hwVersion: s.hwVersion,
+        ...(s.baseImage ? { baseImage: s.baseImage } : {}),
         trustedKeys: s.trustedKeys,
         limits: { maxNbFrag: s.maxNbFrag, maxFragSize: s.maxFragSize, maxLost: s.maxLost },
         ...(s.maxPayload !== undefined ? { maxPayload: s.maxPayload } : {}),
@@ -154,7 +158,7 @@ function validateSpec(s: FleetDeviceSpec): void {
 function poweredOff(s: FleetDeviceSpec): DeviceSnapshot {
   return {
     profile: s.profile,
-    runningVersion: s.firmwareVersion >>> 0,
+    runningVersion: s.baseImage ? decodeImageHeader(s.baseImage).firmwareVersion : s.firmwareVersion >>> 0,
     imageStatus: 0,
     imageReason: null,
     reboots: 0,
