@@ -15,6 +15,7 @@ interface WorkerFlags {
   httpPort?: string;
   concurrency: string;
   lockMs: string;
+  virtualTime?: boolean;
 }
 
 function positiveInt(field: string, v: string, max: number): number {
@@ -37,6 +38,7 @@ export function register(program: Command): void {
     .option('--http-port <port>', 'listen for the ChirpStack HTTP integration on this port (env HTTP_INTEGRATION_PORT)')
     .option('--concurrency <n>', 'pipeline steps run at once', '4')
     .option('--lock-ms <ms>', 'how soon a dead worker\'s step is taken over', '10000')
+    .option('--virtual-time', 'follow the virtual time of a `lorafuota sim --virtual-time` on the same Redis and prefix (simulations only; env LORAFUOTA_VIRTUAL_TIME=1)')
     .action(async (o: WorkerFlags) => {
       const token = o.chirpstackToken ?? process.env.CHIRPSTACK_API_TOKEN;
       if (!token) throw new Error('chirpstack-token: required (--chirpstack-token or CHIRPSTACK_API_TOKEN)');
@@ -56,6 +58,7 @@ export function register(program: Command): void {
         httpPort: httpPort !== undefined ? positiveInt('http-port', httpPort, 65535) : undefined,
         concurrency: positiveInt('concurrency', o.concurrency, 64),
         lockDurationMs: positiveInt('lock-ms', o.lockMs, 600_000),
+        ...(o.virtualTime ? { virtualTime: true, clock: undefined } : {}),
       });
       w.ctx.log.info({ prefix: o.prefix, chirpstack: o.chirpstack }, 'worker started');
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
