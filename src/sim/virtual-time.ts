@@ -24,6 +24,9 @@ import type { SimUplinkEvent } from './integration-out.js';
 import type { SimNetwork } from './network.js';
 
 /** Holds the uplinks the network produces during a window until the time keeper sends them. */
+/** Wall time after which the queue is looked at again even if no job ran (ms). */
+const REFRESH_MS = 250;
+
 export class EmitBuffer {
   private events: SimUplinkEvent[] = [];
   emit(ev: SimUplinkEvent): void {
@@ -98,7 +101,8 @@ export class VirtualTime {
     return this.o.clock.now();
   }
 
-  /** Publishes the clock and starts moving it. Resolves once workers can read it. */
+  /** Publishes the clock and starts moving it. Resolves once workers can read it; the clock is published again
+   *  before each promotion, the only moment a worker reads it. */
   async start(): Promise<void> {
     this.sub.on('message', () => this.kick());
     await this.sub.subscribe(this.keys.wake);
@@ -149,32 +153,46 @@ export class VirtualTime {
   }
 
   private async run(): Promise<void> {
+    // The queue is looked at again only when jobs may have changed it: after jobs ran (promotions), when it was
+    // idle, and every REFRESH_MS of wall time (a campaign submitted from outside). Uplinks do not touch it.
+    let st: QueueState | undefined;
+    let published = NaN;
+    let lookedAt = 0;
     while (this.running) {
-      const st = await this.settle();
+      if (!st || Date.now() - lookedAt > REFRESH_MS) {
+        st = await this.settle();
+        lookedAt = Date.now();
+      } else await this.uplinksHandled();
       if (!this.running) break;
       const now = this.now;
       const due = st.timed.filter((t) => t.due <= now);
       if (due.length) {
-        // Promote in due order: jobs due at one instant all run at it.
+        if (published !== now) {
+          await this.redis.set(this.keys.clock, String(now));
+          published = now;
+        }
+        // Jobs due at one instant all run at it.
         for (const t of due) await t.job.promote().catch(() => undefined);
         this.stats.promoted += due.length;
+        st = undefined;
         continue;
       }
       // Without any job, no campaign runs: hold the clock rather than spin the fleet's keep-alives.
       if (st.jobs === 0) {
         await this.pause(100);
+        st = undefined;
         continue;
       }
-      const tJob = Math.min(...st.timed.map((t) => t.due));
+      const tJob = st.timed.length ? st.timed[0]!.due : Infinity;
       const tNet = this.o.network.nextEventAt();
       if (!Number.isFinite(tJob) && !Number.isFinite(tNet)) {
         await this.pause(100);
+        st = undefined;
         continue;
       }
       const end = tJob <= tNet ? tJob : Math.min(tJob, (Math.floor(tNet / this.quantum) + 1) * this.quantum);
       this.o.network.advanceTo(end);
       this.o.clock.set(end);
-      await this.redis.set(this.keys.clock, String(end));
       this.stats.windows++;
       await this.sendWindow();
     }
