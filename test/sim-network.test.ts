@@ -1,5 +1,5 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { ScaledClock } from '../src/codec/clock.js';
+import { ManualClock, ScaledClock, type Clock } from '../src/codec/clock.js';
 import { decodeDownlinkFrame } from '../src/codec/lorawan-frame.js';
 import { frameAirtimeMs } from '../src/codec/region.js';
 import { ChirpStackClient } from '../src/chirpstack/client.js';
@@ -40,7 +40,7 @@ class StubDevice implements SimulatedDevice {
 
 const eui = (i: number) => (0x7000000000000000n + BigInt(i)).toString(16);
 
-function world(n: number, radio: Partial<RadioConfig> = {}, intervalMs = 60_000, opts: { classCMarginMs?: number; clock?: ScaledClock } = {}) {
+function world(n: number, radio: Partial<RadioConfig> = {}, intervalMs = 60_000, opts: { classCMarginMs?: number; clock?: Clock } = {}) {
   const cs = new SimChirpStack();
   const appId = cs.createApplication('sim');
   const dp = cs.createDeviceProfile({ name: 'p' });
@@ -49,7 +49,7 @@ function world(n: number, radio: Partial<RadioConfig> = {}, intervalMs = 60_000,
     return new StubDevice(eui(i), intervalMs, T0 + 1000 + ((i * 7919) % intervalMs));
   });
   const events: SimUplinkEvent[] = [];
-  const clock = opts.clock ?? new ScaledClock(T0, 1);
+  const clock = opts.clock ?? new ManualClock(T0);
   const net = new SimNetwork({
     clock, devices, chirpstack: cs, radio: new Radio({ seed: 42, loss: 0, badFraction: 0, ...radio }),
     out: { emit: (e) => events.push(e) }, classCMarginMs: opts.classCMarginMs,
@@ -270,6 +270,8 @@ describe('simulated network in scaled real time over gRPC', () => {
     expect(devices.map((d) => d.multicast.map((m) => m.frame.fCnt))).toEqual([[0, 1, 2, 3], [0, 1, 2, 3]]);
     expect(await client.listMulticastQueue(gid)).toEqual([]);
     const sent = net.lossRecord()[0]!.sent;
-    for (let i = 1; i < 4; i++) expect(sent[i]!.atMs - sent[i - 1]!.atMs).toBe(5000);
+    // In scaled wall time an enqueue lands whenever the machine gets to it: the margin is a lower bound here (the
+    // exact spacing is checked in virtual time above).
+    for (let i = 1; i < 4; i++) expect(sent[i]!.atMs - sent[i - 1]!.atMs).toBeGreaterThanOrEqual(5000);
   });
 });

@@ -16,6 +16,9 @@ import { configFromEnv, createContext, type WorkerConfig, type WorkerContext } f
 import { advance } from './pipeline/advance.js';
 import { processUplinks, type NormalizedUplink, type UplinkCounters } from './uplinks.js';
 
+/** Adds to the handled-uplinks counter and publishes its new value (one round trip). */
+const COUNT_AND_SIGNAL = "local v = redis.call('INCRBY', KEYS[1], ARGV[1]); redis.call('PUBLISH', KEYS[2], v); return v";
+
 export interface WorkerOptions extends WorkerConfig {
   /** MQTT broker of the ChirpStack integration (e.g. mqtt://127.0.0.1:1883). */
   mqttUrl?: string | undefined;
@@ -87,7 +90,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   // Under virtual time the time keeper waits for the workers: tell it when a job ends and when uplinks are handled.
   let handledUnreported = 0;
   let reportTimer: NodeJS.Immediate | undefined;
-  const signal = () => void ctx.store.redis.publish(vt!.wake, '1').catch(() => undefined);
+  const signal = () => void ctx.store.redis.publish(vt!.wake, '0').catch(() => undefined);
   const reportHandled = (n: number) => {
     if (!vt || n === 0) return;
     handledUnreported += n;
@@ -96,10 +99,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       const k = handledUnreported;
       handledUnreported = 0;
       void ctx.store.redis
-        .multi()
-        .incrby(vt.handled, k)
-        .publish(vt.wake, '1')
-        .exec()
+        .eval(COUNT_AND_SIGNAL, 2, vt.handled, vt.wake, k)
         .catch((e: unknown) => ctx.log.error({ err: (e as Error).message }, 'virtual time: handled count'));
     });
   };

@@ -103,6 +103,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         (o.speedup ? ` (${(plan.etaSeconds / o.speedup).toFixed(0)} s here)` : ' (virtual time)'),
     );
     await waitForEnd(store, id, say, o.timeoutMs ?? 600_000, plan, env);
+    if (env.virtualTime) {
+      const v = env.virtualTime.stats;
+      say(`virtual time: ${v.windows} windows, ${v.rounds} uplink rounds (${v.emitted} uplinks), ${v.promoted} steps due, ${v.lost} uplinks lost to stalls; ` +
+        `wall s: jobs ${(env.virtualTime.wallMs.jobs / 1000).toFixed(1)}, uplinks ${(env.virtualTime.wallMs.uplinks / 1000).toFixed(1)}, network ${(env.virtualTime.wallMs.network / 1000).toFixed(1)}`);
+    }
     const c = (await store.get(id))!;
     const devs = await store.devices(id);
     const events = await store.readEvents(id, '0', 0, 100_000);

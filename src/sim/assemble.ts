@@ -2,7 +2,8 @@
  * The one place a whole simulated network is put together, for `lorafuota sim`, the demo, the tests and the
  * benches: the simulated ChirpStack gRPC server provisioned with a fleet (src/sim/fleet.ts), the radio, the
  * network, the integration output, and the time it runs on: virtual time shared with the workers through Redis
- * (src/sim/virtual-time.ts), or a clock scaled from wall time for watching a campaign live.
+ * (src/sim/virtual-time.ts), a clock scaled from wall time for watching a campaign live, or manual time (the
+ * caller runs `network.advanceTo`).
  */
 import { ManualClock, ScaledClock } from '../codec/clock.js';
 import type { TrustedKey } from '../device/image-check.js';
@@ -21,7 +22,9 @@ export type SimTime =
   /** Virtual time kept in this Redis under this deployment prefix (workers must run with virtual time too). */
   | { virtual: { redisUrl: string; prefix: string; quantumMs?: number; stallMs?: number } }
   /** Scaled wall time: `speedup` simulated seconds per wall second. */
-  | { speedup: number };
+  | { speedup: number }
+  /** Time moves only when the caller runs `network.advanceTo` (tests and benches without workers). */
+  | { manual: true };
 
 export interface SimulationOptions {
   devices: number;
@@ -150,8 +153,8 @@ export async function assembleSimulation(o: SimulationOptions): Promise<Simulati
   }
   const virtual = 'virtual' in o.time ? o.time.virtual : undefined;
   const speedup = 'speedup' in o.time ? o.time.speedup : undefined;
-  const startMs = o.startMs ?? (virtual ? VIRTUAL_EPOCH_MS : Date.now());
-  const clock = virtual ? new ManualClock(startMs) : new ScaledClock(startMs, speedup!);
+  const startMs = o.startMs ?? (speedup === undefined ? VIRTUAL_EPOCH_MS : Date.now());
+  const clock = speedup === undefined ? new ManualClock(startMs) : new ScaledClock(startMs, speedup);
   const buffer = virtual ? new EmitBuffer() : undefined;
   const radio = new Radio({
     seed: o.seed,
@@ -184,7 +187,7 @@ export async function assembleSimulation(o: SimulationOptions): Promise<Simulati
       ...(o.log ? { log: o.log } : {}),
     });
     await virtualTime.start();
-  } else network.start();
+  } else if (speedup !== undefined) network.start();
   const scaled = clock instanceof ScaledClock ? clock : undefined;
   const provisioning: Provisioning = {
     grpc: `${host}:${port}`,

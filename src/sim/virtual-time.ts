@@ -54,7 +54,7 @@ export interface VirtualTimeOptions {
   out: UplinkOut;
   redisUrl: string;
   prefix: string;
-  /** Network events are run in windows of this much virtual time (default 1000 ms). */
+  /** Network events are run in windows of this much virtual time (default 5000 ms). */
   quantumMs?: number;
   /** Wall time to wait for uplinks that make no progress before counting them lost (a killed worker; default 5 s). */
   stallMs?: number;
@@ -72,6 +72,8 @@ interface QueueState {
 
 export class VirtualTime {
   readonly stats = { windows: 0, emitted: 0, rounds: 0, promoted: 0, lost: 0, stalls: 0 };
+  /** Wall milliseconds spent waiting for jobs, for uplinks to be handled, and running the network. */
+  readonly wallMs = { jobs: 0, uplinks: 0, network: 0 };
   private readonly keys: ReturnType<typeof virtualTimeKeys>;
   private readonly quantum: number;
   private readonly stallMs: number;
@@ -83,11 +85,13 @@ export class VirtualTime {
   /** Value the handled counter reaches once every event sent so far is handled. */
   private expected = 0;
   private dirty = false;
+  /** Highest handled count a worker published. */
+  private handledSeen = 0;
   private wake: (() => void) | undefined;
   private failure: Error | undefined;
 
   constructor(private readonly o: VirtualTimeOptions) {
-    this.quantum = o.quantumMs ?? 1000;
+    this.quantum = o.quantumMs ?? 5000;
     if (!(this.quantum > 0)) throw new RangeError(`quantumMs: must be > 0, got ${o.quantumMs}`);
     this.stallMs = o.stallMs ?? 5000;
     this.keys = virtualTimeKeys(o.prefix);
@@ -104,7 +108,12 @@ export class VirtualTime {
   /** Publishes the clock and starts moving it. Resolves once workers can read it; the clock is published again
    *  before each promotion, the only moment a worker reads it. */
   async start(): Promise<void> {
-    this.sub.on('message', () => this.kick());
+    // Workers publish the handled count with each signal: no need to read it back then.
+    this.sub.on('message', (_ch: string, msg: string) => {
+      const n = Number(msg);
+      if (n > this.handledSeen) this.handledSeen = n;
+      this.kick();
+    });
     await this.sub.subscribe(this.keys.wake);
     await this.redis.set(this.keys.clock, String(this.now));
     this.expected = Number((await this.redis.get(this.keys.handled)) ?? 0);
@@ -159,10 +168,12 @@ export class VirtualTime {
     let published = NaN;
     let lookedAt = 0;
     while (this.running) {
+      const t0 = performance.now();
       if (!st || Date.now() - lookedAt > REFRESH_MS) {
         st = await this.settle();
         lookedAt = Date.now();
       } else await this.uplinksHandled();
+      this.wallMs.jobs += performance.now() - t0;
       if (!this.running) break;
       const now = this.now;
       const due = st.timed.filter((t) => t.due <= now);
@@ -191,10 +202,14 @@ export class VirtualTime {
         continue;
       }
       const end = tJob <= tNet ? tJob : Math.min(tJob, (Math.floor(tNet / this.quantum) + 1) * this.quantum);
+      const t1 = performance.now();
       this.o.network.advanceTo(end);
       this.o.clock.set(end);
       this.stats.windows++;
+      const t2 = performance.now();
+      this.wallMs.network += t2 - t1;
       await this.sendWindow();
+      this.wallMs.uplinks += performance.now() - t2;
     }
   }
 
@@ -204,7 +219,13 @@ export class VirtualTime {
     for (let i = 0; i < evs.length; ) {
       const seen = new Set<string>();
       let j = i;
-      while (j < evs.length && !seen.has(evs[j]!.devEui)) seen.add(evs[j++]!.devEui);
+      // Empty keep-alives carry nothing to order: only a device's second answer starts a new round.
+      for (; j < evs.length; j++) {
+        const ev = evs[j]!;
+        if (ev.data.length === 0) continue;
+        if (seen.has(ev.devEui)) break;
+        seen.add(ev.devEui);
+      }
       const failed0 = this.o.out.stats?.failed ?? 0;
       for (let k = i; k < j; k++) this.o.out.emit(evs[k]!);
       this.expected += j - i;
@@ -227,7 +248,9 @@ export class VirtualTime {
     let since = Date.now();
     while (this.running) {
       this.dirty = false;
+      if (this.handledSeen >= this.expected) return;
       const handled = Number((await this.redis.get(this.keys.handled)) ?? 0);
+      if (handled > this.handledSeen) this.handledSeen = handled;
       if (handled >= this.expected) return;
       if (handled !== last) {
         last = handled;
