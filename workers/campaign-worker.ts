@@ -86,6 +86,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     maxStalledCount: 100,
   });
   worker.on('failed', (job, err) => ctx.log.warn({ job: job?.id, err: err.message }, 'step failed (will retry)'));
+  worker.on('error', (err) => ctx.log.warn({ err: err.message }, 'queue connection'));
 
   // Under virtual time the time keeper waits for the workers: tell it when a job ends and when uplinks are handled.
   let handledUnreported = 0;

@@ -32,8 +32,9 @@ export interface DemoOptions {
   timeoutMs?: number;
   /** Simulated uplink interval of the devices (default 60 s). */
   uplinkIntervalMs?: number;
-  /** Told the Redis URL and key prefix as soon as they are chosen (for clean-up from outside). */
-  onStart?: (info: { redisUrl: string; prefix: string }) => void;
+  /** Told the Redis URL and key prefix as soon as they are chosen, and how to stop everything that could still
+   *  write under the prefix (bounded in time), for clean-up from outside (signals, the hard limit). */
+  onStart?: (info: { redisUrl: string; prefix: string; halt: () => Promise<void> }) => void;
 }
 
 export interface DemoResult {
@@ -63,10 +64,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const wall0 = Date.now();
   const redis = await ensureRedis(say);
   const prefix = `lfdemo-${randomUUID().slice(0, 8)}`;
-  o.onStart?.({ redisUrl: redis.url, prefix });
   let env: SimEnv | undefined;
   const workers: RunningWorker[] = [];
   let purged = false;
+  o.onStart?.({
+    redisUrl: redis.url,
+    prefix,
+    halt: async () => {
+      await bounded(env?.virtualTime?.stop(), 3000);
+      await Promise.all(workers.map((w) => bounded(w.close(true), 3000)));
+      redis.stop();
+    },
+  });
   try {
     env = await startSimEnv({
       devices: o.devices,
@@ -259,7 +268,7 @@ function parseCommandLine(argv: string[]): ReturnType<typeof parseArgs<{ options
     return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
   } catch (e) {
     const err = e as Error & { code?: string };
-    const opt = /'(-[^']*)'/.exec(err.message)?.[1];
+    const opt = /'([^']*)'/.exec(err.message)?.[1];
     if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') usageError(`unknown option ${opt ?? err.message}`);
     if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') usageError(`unexpected argument ${opt ?? err.message}`);
     if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') usageError(opt ? `option ${opt.split(' ')[0]} needs a value` : err.message);
@@ -294,14 +303,20 @@ if (isMain) {
   };
   // Ctrl-C, SIGTERM and the hard limit end the demo without waiting for anything that may be stuck: purge the
   // demo's keys (bounded), then exit.
-  let started: { redisUrl: string; prefix: string } | undefined;
+  let started: { redisUrl: string; prefix: string; halt: () => Promise<void> } | undefined;
   opts.onStart = (info) => (started = info);
   let ending = false;
   const end = async (reason: string, code: number) => {
     if (ending) return;
     ending = true;
+    // Connections closed under running jobs report errors; nothing of that matters any more.
+    process.on('uncaughtException', () => undefined);
+    process.on('unhandledRejection', () => undefined);
     process.stderr.write(`demo: ${reason}\n`);
-    if (started) await purgePrefix(started.redisUrl, started.prefix);
+    if (started) {
+      await started.halt();
+      await purgePrefix(started.redisUrl, started.prefix);
+    }
     process.exit(code);
   };
   process.on('SIGINT', () => void end('interrupted (SIGINT); keys purged', 130));

@@ -98,6 +98,9 @@ export class VirtualTime {
     this.redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
     this.sub = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
     this.queue = campaignQueue(connectionFromUrl(o.redisUrl), o.prefix);
+    this.queue.on('error', (e) => o.log?.(`virtual time: queue connection: ${e.message}`));
+    this.redis.on('error', () => undefined);
+    this.sub.on('error', () => undefined);
   }
 
   /** Current virtual time (ms since the epoch). */
