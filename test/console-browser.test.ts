@@ -42,7 +42,7 @@ describe('web console and /metrics during a simulated campaign', () => {
   const logLines: { obj: Record<string, unknown>; msg: string }[] = [];
   let follower: LogFollower;
   beforeAll(async () => {
-    ce = await startCampaignEnv({ devices: 16, loss: 0.2, seed: 5, speedup: 100 });
+    ce = await startCampaignEnv({ devices: 16, loss: 0.2, seed: 5 });
     const queue = ce.workers[0]!.ctx.queue;
     const fleet = new FleetReader(ce.store, queue);
     setStoreSnapshot(() => fleet.snapshot(), 200);

@@ -46,6 +46,7 @@ describe('the worker shell in virtual time, with steps cut short', () => {
       chirpstack,
       clock: { now: () => now },
       log: pino({ level: 'silent' }),
+      timeMode: 'real',
       wallDelay: (ms) => ms,
       rootKeys: new Map(),
       close: async () => {},
@@ -146,7 +147,7 @@ describe('the worker shell: cancel during the broadcast, with the clean-up cut s
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     store = new CampaignStore(redis, prefix);
     chirpstack = new ChirpStackClient({ target: `127.0.0.1:${port}`, apiToken: h.cs.apiToken, tls: false });
-    const ctx: WorkerContext = { store, queue: {} as Queue, chirpstack, clock: { now: () => now }, log: pino({ level: 'silent' }), wallDelay: (ms) => ms, rootKeys: new Map(), close: async () => {} };
+    const ctx: WorkerContext = { store, queue: {} as Queue, chirpstack, clock: { now: () => now }, log: pino({ level: 'silent' }), timeMode: 'real', wallDelay: (ms) => ms, rootKeys: new Map(), close: async () => {} };
     const realFlush = chirpstack.flushDeviceQueue.bind(chirpstack);
     let flushes = 0;
     chirpstack.flushDeviceQueue = async (eui: string) => {

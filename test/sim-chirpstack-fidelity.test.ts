@@ -379,7 +379,7 @@ describe('lorafuota sim options (the settings ChirpStack and its gateways have)'
   it('startSimulation passes version, gateway count, GPS and repeater_compatible to the simulated ChirpStack', async () => {
     const { startSimulation } = await import('../src/sim/runner.js');
     const sim = await startSimulation({
-      devices: 2, seed: 1, loss: 0, host: '127.0.0.1', port: 0, speedup: 1, deviceClass: 'x', firmwareVersion: 0x010000, trustedKeys: [],
+      devices: 2, seed: 1, loss: 0, host: '127.0.0.1', port: 0, time: { manual: true }, deviceClass: 'x', firmwareVersion: 0x010000, trustedKeys: [],
       chirpstackVersion: '4.12', gateways: 3, gatewayGps: true, repeaterCompatible: true,
     });
     try {

@@ -1,5 +1,5 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { ScaledClock } from '../src/codec/clock.js';
+import { ManualClock, ScaledClock, type Clock } from '../src/codec/clock.js';
 import { decodeDownlinkFrame } from '../src/codec/lorawan-frame.js';
 import { frameAirtimeMs } from '../src/codec/region.js';
 import { ChirpStackClient } from '../src/chirpstack/client.js';
@@ -42,7 +42,7 @@ class StubDevice implements SimulatedDevice {
 
 const eui = (i: number) => (0x7000000000000000n + BigInt(i)).toString(16);
 
-function world(n: number, radio: Partial<RadioConfig> = {}, intervalMs = 60_000, opts: { classCMarginMs?: number; clock?: ScaledClock } = {}) {
+function world(n: number, radio: Partial<RadioConfig> = {}, intervalMs = 60_000, opts: { classCMarginMs?: number; clock?: Clock } = {}) {
   // One GPS gateway; class A devices (a 1.0.x class C profile would make them class C at join).
   const cs = new SimChirpStack({ gateways: [{ gatewayId: DEFAULT_GATEWAY_ID, region: 'EU868', gps: true }] });
   const appId = cs.createApplication('sim');
@@ -52,7 +52,7 @@ function world(n: number, radio: Partial<RadioConfig> = {}, intervalMs = 60_000,
     return new StubDevice(eui(i), intervalMs, T0 + 1000 + ((i * 7919) % intervalMs));
   });
   const events: SimUplinkEvent[] = [];
-  const clock = opts.clock ?? new ScaledClock(T0, 1);
+  const clock = opts.clock ?? new ManualClock(T0);
   const net = new SimNetwork({
     clock, devices, chirpstack: cs, radio: new Radio({ seed: 42, loss: 0, badFraction: 0, ...radio }),
     out: { emit: (e) => events.push(e) }, classCMarginMs: opts.classCMarginMs,

@@ -1,5 +1,9 @@
 /**
  * What a worker process needs: Redis store, the campaign queue, the ChirpStack client and the clock.
+ *
+ * Time: wall time in production. In a simulation, either virtual time (the simulation's time keeper holds the
+ * clock in Redis; each job runs at the instant it reads there, see src/sim/virtual-time.ts) or a clock scaled from
+ * wall time (for watching a campaign live).
  */
 import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
@@ -16,7 +20,9 @@ export interface WorkerContext {
   chirpstack: ChirpStackClient;
   clock: Clock;
   log: Logger;
-  /** Converts a simulated delay to the wall-clock delay BullMQ waits. */
+  /** 'real' (production), 'scaled' (a simulation's scaled clock) or 'virtual' (a simulation's virtual time). */
+  timeMode: 'real' | 'scaled' | 'virtual';
+  /** Converts a simulated delay to the wall-clock delay BullMQ waits (real and scaled time). */
   wallDelay(simMs: number): number;
   /** Root keys fetched from ChirpStack, by devEui (cached for the life of the process). */
   rootKeys: Map<string, Uint8Array>;
@@ -34,6 +40,8 @@ export interface WorkerConfig {
   chirpstackTls?: boolean;
   /** Simulated clock shared with the simulator: {startMs, speedup, wallStartMs}. */
   clock?: { startMs: number; speedup: number; wallStartMs: number } | undefined;
+  /** Follow the virtual time a simulation keeps in Redis under `prefix` (simulations only). */
+  virtualTime?: boolean;
   logLevel?: string;
 }
 
@@ -47,11 +55,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerConfi
     chirpstackToken: env.CHIRPSTACK_API_TOKEN ?? '',
     chirpstackTls: env.CHIRPSTACK_TLS === '1' || env.CHIRPSTACK_TLS === 'true',
     clock,
+    virtualTime: env.LORAFUOTA_VIRTUAL_TIME === '1' || env.LORAFUOTA_VIRTUAL_TIME === 'true',
     logLevel: env.LOG_LEVEL ?? 'info',
   };
 }
 
 export function createContext(cfg: WorkerConfig): WorkerContext {
+  if (cfg.virtualTime && cfg.clock) throw new Error('clock: a worker follows either virtual time or a scaled clock, not both');
   const log = pino({ level: cfg.logLevel ?? 'info', base: { pid: process.pid } }, pino.destination(2));
   const health = new RedisHealth(log);
   const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
@@ -66,6 +76,7 @@ export function createContext(cfg: WorkerConfig): WorkerContext {
     chirpstack,
     clock: scaled ?? systemClock,
     log,
+    timeMode: cfg.virtualTime ? 'virtual' : scaled ? 'scaled' : 'real',
     wallDelay: (simMs) => (scaled ? scaled.wallDelay(simMs) : Math.max(0, simMs)),
     rootKeys: new Map(),
     health,

@@ -1,14 +1,18 @@
 /**
- * `npm run demo -- [--devices N] [--loss P] [--seed S] [--json]`: a whole FUOTA campaign against the simulated
- * network in one command. Starts (or finds) Redis, the simulated ChirpStack and fleet, two campaign workers, signs
- * a generated image, submits the campaign, shows progress and prints the per-device report. Exit 0 only if every
- * device was updated.
+ * `npm run demo -- [options]` (`--help` lists them): a whole FUOTA campaign against the simulated network in one
+ * command. Starts (or finds) Redis, the simulated ChirpStack and fleet, campaign workers, signs a generated image,
+ * submits the campaign, shows progress and prints the per-device report. Exit 0 only if every device was updated.
+ *
+ * The simulator and the workers run on virtual time (src/sim/virtual-time.ts), so a seed gives the same result
+ * on any machine, at any load; `--speedup X` runs them on wall time scaled X times instead, to watch a campaign
+ * live. A hard wall-clock limit, Ctrl-C and SIGTERM end the demo at once, purging its Redis keys first.
  */
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import type { Plan } from '../src/campaign/planner.js';
 import { submitCampaign } from '../src/api/submit.js';
-import type { CampaignStore } from '../src/store/campaign-store.js';
+import { CampaignStore } from '../src/store/campaign-store.js';
 import { startWorker, type RunningWorker } from './campaign-worker.js';
 import { oracleFragments } from './oracle.js';
 import { ensureRedis } from './redis-local.js';
@@ -18,15 +22,19 @@ export interface DemoOptions {
   devices: number;
   loss: number;
   seed: number;
-  speedup: number;
+  /** Run on wall time scaled this many times instead of virtual time (for watching a campaign live). */
+  speedup?: number | undefined;
   imageKiB: number;
   workers: number;
   mqttUrl?: string | undefined;
   progress?: (line: string) => void;
-  /** Wall-clock limit (ms). */
+  /** Wall-clock limit for the campaign (ms). */
   timeoutMs?: number;
   /** Simulated uplink interval of the devices (default 60 s). */
   uplinkIntervalMs?: number;
+  /** Told the Redis URL and key prefix as soon as they are chosen, and how to stop everything that could still
+   *  write under the prefix (bounded in time), for clean-up from outside (signals, the hard limit). */
+  onStart?: (info: { redisUrl: string; prefix: string; halt: () => Promise<void> }) => void;
 }
 
 export interface DemoResult {
@@ -58,15 +66,26 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const prefix = `lfdemo-${randomUUID().slice(0, 8)}`;
   let env: SimEnv | undefined;
   const workers: RunningWorker[] = [];
+  let purged = false;
+  o.onStart?.({
+    redisUrl: redis.url,
+    prefix,
+    halt: async () => {
+      await bounded(env?.virtualTime?.stop(), 3000);
+      await Promise.all(workers.map((w) => bounded(w.close(true), 3000)));
+      redis.stop();
+    },
+  });
   try {
     env = await startSimEnv({
       devices: o.devices,
       loss: o.loss,
       seed: o.seed,
-      speedup: o.speedup,
+      time: o.speedup ? { speedup: o.speedup } : { virtual: { redisUrl: redis.url, prefix } },
       imageBytes: o.imageKiB * 1024,
       mqttUrl: o.mqttUrl,
       ...(o.uplinkIntervalMs ? { uplinkIntervalMs: o.uplinkIntervalMs } : {}),
+      log: say,
     });
     for (let i = 0; i < o.workers; i++) {
       workers.push(
@@ -75,7 +94,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
           prefix,
           chirpstackTarget: env.grpcTarget,
           chirpstackToken: env.chirpstack.apiToken,
-          clock: env.clock.toJSON(),
+          ...(env.clock ? { clock: env.clock.toJSON() } : { virtualTime: true }),
           logLevel: process.env.LOG_LEVEL ?? 'warn',
           mqttUrl: o.mqttUrl,
           applicationId: env.applicationId,
@@ -89,9 +108,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const plan = JSON.parse((await store.get(id))!.data.plan!) as Plan;
     say(
       `campaign ${id}: ${o.devices} devices, image ${env.image.length} B = ${plan.nbFrag} fragments of ${plan.fragSize} B (+${plan.initialCoded} coded), ` +
-        `one every ${(plan.fragmentIntervalMs / 1000).toFixed(1)} s; ETA ${Math.round(plan.etaSeconds / 60)} min simulated (${(plan.etaSeconds / o.speedup).toFixed(0)} s here)`,
+        `one every ${(plan.fragmentIntervalMs / 1000).toFixed(1)} s; ETA ${Math.round(plan.etaSeconds / 60)} min simulated` +
+        (o.speedup ? ` (${(plan.etaSeconds / o.speedup).toFixed(0)} s here)` : ' (virtual time)'),
     );
-    await waitForEnd(store, id, say, o.timeoutMs ?? 600_000, plan);
+    await waitForEnd(store, id, say, o.timeoutMs ?? 600_000, plan, env);
+    if (env.virtualTime) {
+      const v = env.virtualTime.stats;
+      say(`virtual time: ${v.windows} windows, ${v.rounds} uplink rounds (${v.emitted} uplinks), ${v.promoted} steps due, ${v.lost} uplinks lost to stalls; ` +
+        `wall s: jobs ${(env.virtualTime.wallMs.jobs / 1000).toFixed(1)}, uplinks ${(env.virtualTime.wallMs.uplinks / 1000).toFixed(1)}, network ${(env.virtualTime.wallMs.network / 1000).toFixed(1)}`);
+    }
     const c = (await store.get(id))!;
     const devs = await store.devices(id);
     const events = await store.readEvents(id, '0', 0, 100_000);
@@ -114,6 +139,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const updated = byStatus.Updated ?? 0;
     const redisBytes = await store.memoryUsage();
     await store.purgeAll();
+    purged = true;
     return {
       campaignId: id,
       devices: devs.size,
@@ -132,16 +158,45 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       rows,
     };
   } finally {
-    for (const w of workers) await w.close().catch(() => undefined);
-    await env?.close();
+    // Stop the clock first, then the workers (bounded: a stuck job must not hold the demo), then purge.
+    await bounded(env?.virtualTime?.stop(), 5000);
+    await Promise.all(workers.map((w) => bounded(w.close(purged ? false : true), 5000)));
+    await bounded(env?.close(), 5000);
+    if (!purged) await purgePrefix(redis.url, prefix);
     redis.stop();
   }
 }
 
-async function waitForEnd(store: CampaignStore, id: string, say: (s: string) => void, timeoutMs: number, plan: Plan): Promise<void> {
+/** Waits for `p` at most `ms`; errors are swallowed (clean-up). */
+async function bounded(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!p) return;
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((r) => (t = setTimeout(r, ms)))]);
+  clearTimeout(t);
+}
+
+/** Deletes every key under `prefix` (bounded in time). */
+export async function purgePrefix(redisUrl: string, prefix: string): Promise<void> {
+  const r = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
+  r.on('error', () => undefined);
+  try {
+    await bounded(
+      (async () => {
+        await r.connect();
+        await new CampaignStore(r, prefix).purgeAll();
+      })(),
+      5000,
+    );
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function waitForEnd(store: CampaignStore, id: string, say: (s: string) => void, timeoutMs: number, plan: Plan, env: SimEnv): Promise<void> {
   const t0 = Date.now();
   let last = '';
   for (;;) {
+    if (env.virtualTime?.error) throw new Error(`virtual time: ${env.virtualTime.error.message}`);
     const s = await store.summary(id);
     if (!s) throw new Error(`campaign ${id} vanished`);
     const st = s.byStatus;
@@ -155,7 +210,7 @@ async function waitForEnd(store: CampaignStore, id: string, say: (s: string) => 
       if (s.campaign.error) say(`campaign ${s.campaign.stage}: ${s.campaign.error}`);
       return;
     }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timeout: campaign still in stage ${s.campaign.stage} after ${timeoutMs / 1000} s`);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`time limit: campaign still in stage ${s.campaign.stage} after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -174,40 +229,100 @@ function printReport(r: DemoResult): void {
   );
 }
 
+const USAGE = `usage: npm run demo -- [options]
+
+  --devices N            fleet size, 1..100000 (default 100)
+  --loss P               downlink loss probability of a typical device, [0, 1) (default 0.1)
+  --seed S               seed of the fleet, radio and image (default 1); the same seed gives the same result
+  --image-kib K          firmware payload in KiB, (0, 2048] (default 24)
+  --workers W            campaign workers started in the process, 1..8 (default 2)
+  --uplink-interval S    simulated seconds between a device's periodic uplinks, 10..86400 (default 60)
+  --mqtt URL             carry uplinks through this MQTT broker instead of the HTTP integration
+  --speedup X            run on wall time scaled X times instead of virtual time (to watch a campaign live)
+  --time-limit S         hard wall-clock limit in seconds (default 600); the demo then exits, purging its keys
+  --json                 print only the JSON summary on stdout
+  --help                 this text
+`;
+
+const OPTIONS = {
+  devices: { type: 'string', default: '100' },
+  loss: { type: 'string', default: '0.1' },
+  seed: { type: 'string', default: '1' },
+  speedup: { type: 'string' },
+  'image-kib': { type: 'string', default: '24' },
+  workers: { type: 'string', default: '2' },
+  'uplink-interval': { type: 'string', default: '60' },
+  'time-limit': { type: 'string', default: '600' },
+  mqtt: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+function usageError(msg: string): never {
+  process.stderr.write(`demo: ${msg}\n(npm run demo -- --help for the options)\n`);
+  process.exit(2);
+}
+
+function parseCommandLine(argv: string[]): ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'] {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const opt = /'([^']*)'/.exec(err.message)?.[1];
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') usageError(`unknown option ${opt ?? err.message}`);
+    if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') usageError(`unexpected argument ${opt ?? err.message}`);
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') usageError(opt ? `option ${opt.split(' ')[0]} needs a value` : err.message);
+    usageError(err.message);
+  }
+}
+
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
-  const { values } = parseArgs({
-    options: {
-      devices: { type: 'string', default: '100' },
-      loss: { type: 'string', default: '0.1' },
-      seed: { type: 'string', default: '1' },
-      speedup: { type: 'string', default: '400' },
-      'image-kib': { type: 'string', default: '24' },
-      workers: { type: 'string', default: '2' },
-      'uplink-interval': { type: 'string', default: '60' },
-      mqtt: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
+  const values = parseCommandLine(process.argv.slice(2));
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
   const num = (name: string, v: string | undefined, ok: (n: number) => boolean, what: string): number => {
     const n = Number(v);
-    if (!ok(n)) {
-      process.stderr.write(`demo: --${name}: ${what}, got "${v}"\n`);
-      process.exit(1);
-    }
+    if (v === undefined || v.trim() === '' || !ok(n)) usageError(`--${name}: ${what}, got "${v}"`);
     return n;
   };
+  const limitS = num('time-limit', values['time-limit'], (n) => n > 0 && n <= 86_400, 'expected seconds in (0, 86400]');
   const opts: DemoOptions = {
     devices: num('devices', values.devices, (n) => Number.isInteger(n) && n >= 1 && n <= 100_000, 'expected an integer 1..100000'),
     loss: num('loss', values.loss, (n) => n >= 0 && n < 1, 'expected a probability in [0, 1)'),
     seed: num('seed', values.seed, Number.isInteger, 'expected an integer'),
-    speedup: num('speedup', values.speedup, (n) => n > 0, 'expected a positive number'),
+    speedup: values.speedup === undefined ? undefined : num('speedup', values.speedup, (n) => n > 0, 'expected a positive number'),
     imageKiB: num('image-kib', values['image-kib'], (n) => n > 0 && n <= 2048, 'expected KiB in (0, 2048]'),
     workers: num('workers', values.workers, (n) => Number.isInteger(n) && n >= 1 && n <= 8, 'expected 1..8'),
     mqttUrl: values.mqtt,
     uplinkIntervalMs: 1000 * num('uplink-interval', values['uplink-interval'], (n) => n >= 10 && n <= 86_400, 'expected seconds in [10, 86400]'),
     progress: (l) => process.stderr.write(`${l}\n`),
+    timeoutMs: limitS * 1000,
   };
+  // Ctrl-C, SIGTERM and the hard limit end the demo without waiting for anything that may be stuck: purge the
+  // demo's keys (bounded), then exit.
+  let started: { redisUrl: string; prefix: string; halt: () => Promise<void> } | undefined;
+  opts.onStart = (info) => (started = info);
+  let ending = false;
+  const end = async (reason: string, code: number) => {
+    if (ending) return;
+    ending = true;
+    // Connections closed under running jobs report errors; nothing of that matters any more.
+    process.on('uncaughtException', () => undefined);
+    process.on('unhandledRejection', () => undefined);
+    process.stderr.write(`demo: ${reason}\n`);
+    if (started) {
+      await started.halt();
+      await purgePrefix(started.redisUrl, started.prefix);
+    }
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void end('interrupted (SIGINT); keys purged', 130));
+  process.on('SIGTERM', () => void end('terminated (SIGTERM); keys purged', 143));
+  // A little later than the campaign's own limit, which ends the run cleanly when nothing is stuck.
+  setTimeout(() => void end(`time limit: ${limitS} s of wall time exceeded; keys purged`, 1), limitS * 1000 + 15_000).unref();
   try {
     const r = await runDemo(opts);
     if (!values.json) printReport(r);
@@ -217,7 +332,6 @@ if (isMain) {
     }
     process.exit(r.updated === r.devices ? 0 : 1);
   } catch (e) {
-    process.stderr.write(`demo: ${(e as Error).message}\n`);
-    process.exit(1);
+    await end((e as Error).message, 1);
   }
 }

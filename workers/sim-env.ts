@@ -1,19 +1,20 @@
 /**
  * A whole simulated deployment in one process, for the demo, the benchmarks and the end-to-end tests: the
- * simulated ChirpStack (real gRPC), a fleet running our device stack over a lossy radio, the integration
- * (HTTP or MQTT) and a signed firmware image. Workers are started separately (in-process or as processes).
+ * simulated network (src/sim/assemble.ts: ChirpStack over real gRPC, a fleet running our device stack over a lossy
+ * radio, the integration out over HTTP or MQTT), a signed firmware image and a campaign spec for the fleet.
+ * Workers are started separately (in-process or as processes) with the same time: virtual (default) or scaled.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { ScaledClock } from '../src/codec/clock.js';
+import type { ScaledClock } from '../src/codec/clock.js';
 import { versionToU32 } from '../src/codec/image-header.js';
 import { generateKeyPair, formatPublicKeyFile, publicKeyOf } from '../src/image/keys.js';
 import { signImage } from '../src/image/sign.js';
-import { DEFAULT_GATEWAY_ID, SimChirpStack } from '../src/sim/chirpstack-server.js';
-import { createSimDevice, makeFleetSpecs, type DeviceSnapshot, type FleetMix } from '../src/sim/fleet.js';
-import { IntegrationOut } from '../src/sim/integration-out.js';
-import { SimNetwork, type GroupLossRecord } from '../src/sim/network.js';
-import { Radio } from '../src/sim/radio.js';
+import { assembleSimulation, type SimTime } from '../src/sim/assemble.js';
+import type { SimChirpStack } from '../src/sim/chirpstack-server.js';
+import type { DeviceSnapshot, FleetMix } from '../src/sim/fleet.js';
+import type { IntegrationOut } from '../src/sim/integration-out.js';
+import type { GroupLossRecord, SimNetwork } from '../src/sim/network.js';
+import type { VirtualTime } from '../src/sim/virtual-time.js';
 import { Rng } from '../src/device/rng.js';
 import type { SimulatedDevice } from '../src/sim/types.js';
 import type { CampaignSpecInput } from '../src/campaign/schema.js';
@@ -24,7 +25,8 @@ export interface SimEnvOptions {
   devices: number;
   loss: number;
   seed: number;
-  speedup: number;
+  /** Virtual time in this Redis under this prefix (the workers' prefix), or scaled wall time. */
+  time: SimTime;
   imageBytes?: number;
   mix?: FleetMix;
   /** 'http' (default: the worker's HTTP integration endpoint) or an MQTT broker URL. */
@@ -36,10 +38,14 @@ export interface SimEnvOptions {
   silentFraction?: number;
   lossModel?: 'uniform' | 'gilbert-elliott';
   uplinkIntervalMs?: number;
+  log?: (msg: string) => void;
 }
 
 export interface SimEnv {
-  clock: ScaledClock;
+  /** Scaled time only. */
+  clock?: ScaledClock;
+  /** Virtual time only. */
+  virtualTime?: VirtualTime;
   chirpstack: SimChirpStack;
   grpcTarget: string;
   network: SimNetwork;
@@ -51,6 +57,8 @@ export interface SimEnv {
   image: Uint8Array;
   httpPort: number;
   out: IntegrationOut;
+  /** Simulated time now. */
+  now(): number;
   close(): Promise<void>;
 }
 
@@ -65,8 +73,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A multicast address drawn from the seed (never 0): the radio's loss draws for multicast depend on it. */
+export function mcAddrForSeed(seed: number): string {
+  const rng = new Rng(seed ^ 0x3ca57);
+  let a = 0;
+  while (a === 0) a = (rng.int(0xffff) << 16) | rng.int(0xffff);
+  return (a >>> 0).toString(16).padStart(8, '0');
+}
+
 export async function startSimEnv(o: SimEnvOptions): Promise<SimEnv> {
-  const clock = new ScaledClock(Date.now(), o.speedup);
+  // The signing key is drawn at random; the signature's bytes do not change what any device receives or decodes.
   const key = generateKeyPair('ecdsa-p256');
   const trusted = { algorithm: key.algorithm, publicKey: publicKeyOf(key) };
   const rng = new Rng(o.seed ^ 0x5eed);
@@ -74,87 +90,64 @@ export async function startSimEnv(o: SimEnvOptions): Promise<SimEnv> {
   for (let i = 0; i < firmware.length; i++) firmware[i] = rng.int(255);
   const image = signImage(firmware, { key, version: '1.1.0', deviceClass: DEVICE_CLASS });
 
-  // Kinder than ChirpStack v4.19 where the service does not cope yet (docs/sim.md "Fidelity"): duplicate members
-  // are accepted (a restarted step adds them again) and the gateway does not enforce its duty cycle (the service
-  // enqueues ahead, and ChirpStack spaces queued items by the class C margin only).
-  const chirpstack = new SimChirpStack({
-    acceptDuplicateMembers: true,
-    gateways: [{ gatewayId: DEFAULT_GATEWAY_ID, region: 'EU868', enforceDutyCycle: false, gps: true }],
-  });
-  const port = await chirpstack.listen('127.0.0.1', 0);
-  const applicationId = chirpstack.createApplication('lorafuota-demo');
-  const profileId = chirpstack.createDeviceProfile({ name: 'fuota-class-c', macVersion: '1.0.3', supportsClassC: true });
-  const profile11 = chirpstack.createDeviceProfile({ name: 'fuota-class-c-1.1', macVersion: '1.1.0', supportsClassC: true });
-  const specs = makeFleetSpecs({
-    count: o.devices,
-    seed: o.seed,
-    deviceClass: DEVICE_CLASS,
-    firmwareVersion: versionToU32('1.0.0'),
-    trustedKeys: [trusted],
-    mix: o.mix ?? { 'loramac-node': 1, 'lbm-v1': 1 },
-    silentFraction: o.silentFraction ?? 0,
-    // Decoder memory sized for the demo's images (up to 64 KiB at 239 B fragments, EU868 DR5), not for the largest block.
-    maxNbFrag: 320,
-    maxFragSize: 239,
-    maxLost: 320,
-    ...(o.uplinkIntervalMs ? { uplinkIntervalMs: o.uplinkIntervalMs, jitterMs: Math.round(o.uplinkIntervalMs / 12) } : {}),
-  });
-  const stacks = new Map<string, string>();
-  for (const s of specs) {
-    const root = Buffer.from(s.rootKey).toString('hex');
-    chirpstack.createDevice({
-      devEui: s.devEui,
-      applicationId,
-      deviceProfileId: s.lorawan === '1.1' ? profile11 : profileId,
-      classEnabled: 'CLASS_A',
-      // 1.0.x: the join key lives in nwk_key and the multicast root is the GenAppKey (PROTOCOL.md §7.3).
-      keys: s.lorawan === '1.1' ? { nwkKey: randomBytes(16).toString('hex'), appKey: root, genAppKey: '' } : { nwkKey: randomBytes(16).toString('hex'), appKey: '', genAppKey: root },
-    });
-    stacks.set(s.devEui, s.profile === 'loramac-node' ? 'loramac-node' : `lbm-v${s.versions.ts004}`);
-  }
-  const devices = specs.map((s) => createSimDevice(s, o.seed));
   const httpPort = o.httpPort ?? (await freePort());
-  const out = new IntegrationOut(o.mqttUrl ? { mqttUrl: o.mqttUrl } : { httpUrls: [`http://127.0.0.1:${httpPort}/`] });
-  await out.start();
-  const radio = new Radio({
+  const classCMarginMs = o.classCMarginMs ?? 2000;
+  const uplinkIntervalMs = o.uplinkIntervalMs ?? 60_000;
+  const sim = await assembleSimulation({
+    devices: o.devices,
     seed: o.seed,
     loss: o.loss,
     model: o.lossModel ?? 'uniform',
     badFraction: o.badFraction ?? 0.1,
     badFactor: o.badFactor ?? 2,
-    silentFraction: 0,
+    silentFraction: o.silentFraction ?? 0,
+    mix: o.mix ?? { 'loramac-node': 1, 'lbm-v1': 1 },
+    deviceClass: DEVICE_CLASS,
+    firmwareVersion: versionToU32('1.0.0'),
+    trustedKeys: [trusted],
+    // Decoder memory sized for the demo's images (up to 64 KiB at 239 B fragments, EU868 DR5), not for the largest block.
+    maxNbFrag: 320,
+    maxFragSize: 239,
+    maxLost: 320,
+    uplinkIntervalMs,
+    applicationName: 'lorafuota-demo',
+    ...(o.mqttUrl ? { mqttUrl: o.mqttUrl } : { httpUrls: [`http://127.0.0.1:${httpPort}/`] }),
+    classCMarginMs,
+    // Kinder than ChirpStack v4.19 where the service does not cope yet (docs/sim.md "Fidelity"): duplicate members
+    // accepted, no duty cycle enforced by the gateway, devices class A at join, a GNSS gateway.
+    acceptDuplicateMembers: true,
+    gatewayDutyCycle: false,
+    gatewayGps: true,
+    classAtJoin: 'CLASS_A',
+    time: o.time,
+    ...(o.log ? { log: o.log } : {}),
   });
-  const classCMarginMs = o.classCMarginMs ?? 2000;
-  const network = new SimNetwork({ clock, devices, chirpstack, radio, out, classCMarginMs });
-  network.start();
   const spec: CampaignSpecInput = {
     name: `demo-${o.devices}-devices`,
-    applicationId,
+    applicationId: sim.provisioning.applicationId,
     imageBase64: Buffer.from(image).toString('base64'),
     publicKeys: [formatPublicKeyFile(trusted)],
     deviceClass: DEVICE_CLASS,
-    devices: specs.map((s) => ({ devEui: s.devEui, lorawan: s.lorawan })),
-    multicast: { groupType: 'C', region: 'EU868', dr: 5, frequencyHz: 869_525_000, classCMarginMs },
+    devices: sim.provisioning.devices.map((d) => ({ devEui: d.devEui, lorawan: d.lorawan })),
+    multicast: { groupType: 'C', region: 'EU868', dr: 5, frequencyHz: 869_525_000, classCMarginMs, mcAddr: mcAddrForSeed(o.seed) },
     fragmentation: { ts004Version: 1, initialRedundancyPercent: 10, maxRedundancyPercent: 250, blockAckDelay: 0, maxRepairRounds: 12 },
-    timing: { uplinkIntervalS: (o.uplinkIntervalMs ?? 60_000) / 1000, unicastRetries: 8, rebootDelayS: 30 },
+    timing: { uplinkIntervalS: uplinkIntervalMs / 1000, unicastRetries: 8, rebootDelayS: 30 },
   };
   return {
-    clock,
-    chirpstack,
-    grpcTarget: `127.0.0.1:${port}`,
-    network,
-    devices,
-    stacks,
-    applicationId,
+    ...(sim.scaledClock ? { clock: sim.scaledClock } : {}),
+    ...(sim.virtualTime ? { virtualTime: sim.virtualTime } : {}),
+    chirpstack: sim.chirpstack,
+    grpcTarget: sim.provisioning.grpc,
+    network: sim.network,
+    devices: sim.devices,
+    stacks: sim.stacks,
+    applicationId: sim.provisioning.applicationId,
     spec,
     image,
     httpPort,
-    out,
-    async close() {
-      network.close();
-      await out.close?.();
-      chirpstack.stop();
-    },
+    out: sim.out,
+    now: () => sim.now(),
+    close: () => sim.stop(),
   };
 }
 

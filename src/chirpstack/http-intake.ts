@@ -30,8 +30,7 @@ export async function startHttpIntake(intake: UplinkIntake, opts: { host?: strin
     });
     req.on('end', () => {
       if (size > MAX_BODY) {
-        intake.stats.received++;
-        intake.stats.malformed++;
+        intake.reject('http', size, `body over ${MAX_BODY} bytes`);
         res.writeHead(413).end();
         return;
       }

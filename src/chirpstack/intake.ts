@@ -30,6 +30,8 @@ export interface IntakeStats {
 }
 
 export type UplinkListener = (u: NormalizedUplink) => void;
+/** Told about every event dropped without reaching the uplink listeners (the reason is the stats field counted). */
+export type DropListener = (reason: 'malformed' | 'duplicate' | 'macOnly') => void;
 
 const stderrLogger: IntakeLogger = {
   warn: (obj, msg) => process.stderr.write(`lorafuota intake: ${msg} ${JSON.stringify(obj)}\n`),
@@ -39,6 +41,7 @@ export class UplinkIntake {
   readonly stats: IntakeStats = { received: 0, accepted: 0, duplicates: 0, malformed: 0, undecodable: 0, macOnly: 0 };
   private readonly seen: BoundedSet;
   private readonly listeners = new Set<UplinkListener>();
+  private readonly dropListeners = new Set<DropListener>();
   private readonly logger: IntakeLogger;
 
   constructor(private readonly opts: IntakeOptions = {}) {
@@ -52,6 +55,30 @@ export class UplinkIntake {
     return () => this.listeners.delete(fn);
   }
 
+  /** Subscribes to dropped events; returns the unsubscribe function. */
+  onDrop(fn: DropListener): () => void {
+    this.dropListeners.add(fn);
+    return () => this.dropListeners.delete(fn);
+  }
+
+  /** Counts an event refused before parsing (e.g. an oversized HTTP body) as received and malformed. */
+  reject(source: string, bytes: number, error: string): void {
+    this.stats.received++;
+    this.stats.malformed++;
+    this.logger.warn({ source, bytes, error }, 'malformed uplink event dropped');
+    this.dropped('malformed');
+  }
+
+  private dropped(reason: Parameters<DropListener>[0]): void {
+    for (const l of this.dropListeners) {
+      try {
+        l(reason);
+      } catch {
+        // a counting hook must not break the intake
+      }
+    }
+  }
+
   /** Feeds one raw event (any encoding). Returns the normalized uplink if it was accepted. Never throws. */
   push(raw: Uint8Array, source = 'unknown'): NormalizedUplink | undefined {
     this.stats.received++;
@@ -61,14 +88,17 @@ export class UplinkIntake {
     } catch (err) {
       this.stats.malformed++;
       this.logger.warn({ source, bytes: raw.length, error: err instanceof Error ? err.message : String(err) }, 'malformed uplink event dropped');
+      this.dropped('malformed');
       return undefined;
     }
     if (!this.seen.add(up.deduplicationId)) {
       this.stats.duplicates++;
+      this.dropped('duplicate');
       return undefined;
     }
     if (up.fPort === 0) {
       this.stats.macOnly++;
+      this.dropped('macOnly');
       return undefined;
     }
     if (this.opts.decode) {

@@ -25,7 +25,11 @@ interface SimCliOptions {
   grpc: string;
   mqtt?: string;
   httpIntegration?: string[];
-  speedup: string;
+  speedup?: string;
+  virtualTime?: boolean;
+  redis?: string;
+  prefix: string;
+  quantum?: string;
   model: string;
   burst?: string;
   bad: string;
@@ -53,6 +57,17 @@ async function runSim(o: SimCliOptions): Promise<void> {
   const { host, port } = hostPort(o.grpc);
   const chirpstackVersion = o.chirpstackVersion;
   if (chirpstackVersion !== '4.12' && chirpstackVersion !== '4.19') fail('--chirpstack-version', `must be 4.12 or 4.19, got "${chirpstackVersion}"`);
+  if (o.virtualTime && o.speedup !== undefined) fail('--speedup', 'cannot be combined with --virtual-time');
+  if (!o.virtualTime && (o.quantum !== undefined)) fail('--quantum', 'needs --virtual-time');
+  const time = o.virtualTime
+    ? {
+        virtual: {
+          redisUrl: o.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+          prefix: o.prefix,
+          ...(o.quantum !== undefined ? { quantumMs: num('--quantum', o.quantum, 1, 3_600_000) } : {}),
+        },
+      }
+    : { speedup: num('--speedup', o.speedup ?? '60', 1e-3, 1e6) };
   let firmwareVersion: number;
   try {
     firmwareVersion = versionToU32(o.firmwareVersion);
@@ -75,11 +90,13 @@ async function runSim(o: SimCliOptions): Promise<void> {
     silentFraction: num('--silent', o.silent, 0, 1),
     host,
     port,
+    applicationName: 'lorafuota-sim',
     ...(o.apiToken ? { apiToken: o.apiToken } : {}),
     ...(o.mqtt ? { mqttUrl: o.mqtt } : {}),
     httpUrls: (o.httpIntegration ?? []).flatMap((u) => u.split(',')).filter(Boolean),
     encoding: o.protobuf ? 'protobuf' : 'json',
-    speedup: num('--speedup', o.speedup, 1e-3, 1e6),
+    time,
+    log: (msg: string) => process.stderr.write(`lorafuota sim: ${msg}\n`),
     ...(o.classCMargin !== undefined ? { classCMarginMs: num('--class-c-margin', o.classCMargin, 0, 3_600_000) } : {}),
     chirpstackVersion,
     gateways: num('--gateways', o.gateways, 1, 64, true),
@@ -98,7 +115,7 @@ async function runSim(o: SimCliOptions): Promise<void> {
   });
   await sim.stop();
   process.stderr.write(
-    JSON.stringify({ simTimeMs: sim.network.time, uplinks: sim.network.uplinkStats, airtime: sim.network.airtime(), integration: sim.out.stats }) + '\n',
+    JSON.stringify({ simTimeMs: sim.now(), ...(sim.virtualTime ? { virtualTime: sim.virtualTime.stats } : {}), uplinks: sim.network.uplinkStats, airtime: sim.network.airtime(), integration: sim.out.stats }) + '\n',
   );
 }
 
@@ -114,7 +131,11 @@ export function register(program: Command): void {
     .option('--mqtt <url>', 'publish uplink events to this MQTT broker (ChirpStack MQTT integration)')
     .option('--http-integration <url...>', 'POST uplink events to these URLs with ?event=up (ChirpStack HTTP integration)')
     .option('--protobuf', 'encode integration events as protobuf instead of JSON')
-    .option('--speedup <x>', 'simulated seconds per wall second', '60')
+    .option('--speedup <x>', 'run on wall time: simulated seconds per wall second (default 60)')
+    .option('--virtual-time', 'run on virtual time shared through Redis with workers started with --virtual-time')
+    .option('--redis <url>', 'Redis of the deployment, for --virtual-time (env REDIS_URL, default redis://127.0.0.1:6379)')
+    .option('--prefix <prefix>', 'key prefix of the deployment, for --virtual-time (env LORAFUOTA_PREFIX)', process.env.LORAFUOTA_PREFIX ?? 'lf')
+    .option('--quantum <ms>', 'virtual time: network events run in windows of this many ms (default 1000)')
     .option('--model <name>', 'loss model: uniform or gilbert-elliott', 'uniform')
     .option('--burst <frames>', 'mean loss-burst length for gilbert-elliott')
     .option('--bad <fraction>', 'share of devices with a 4x worse link', '0.1')

@@ -20,6 +20,7 @@ interface WorkerFlags {
   metricsPort?: string;
   metricsHost: string;
   campaignLog?: boolean;
+  virtualTime?: boolean;
 }
 
 function positiveInt(field: string, v: string, max: number): number {
@@ -44,6 +45,7 @@ export function register(program: Command): void {
     .option('--lock-ms <ms>', 'how soon a dead worker\'s step is taken over', '10000')
     .option('--metrics-port <port>', '/metrics, /healthz and /readyz on this port (env LORAFUOTA_METRICS_PORT; default off)')
     .option('--metrics-host <host>', 'address the metrics port binds to (env LORAFUOTA_METRICS_HOST)', process.env.LORAFUOTA_METRICS_HOST ?? '127.0.0.1')
+    .option('--virtual-time', 'follow the virtual time of a `lorafuota sim --virtual-time` on the same Redis and prefix (simulations only; env LORAFUOTA_VIRTUAL_TIME=1)')
     .option('--campaign-log', 'also log campaign events (stages, repair rounds, device outcomes); for deployments without `serve`, on one worker only');
   refusedFlag(cmd, '--chirpstack-token')
     .action(async (o: WorkerFlags) => {
@@ -73,6 +75,7 @@ export function register(program: Command): void {
         httpPort: httpPort !== undefined ? positiveInt('http-port', httpPort, 65535) : undefined,
         concurrency: positiveInt('concurrency', o.concurrency, 64),
         lockDurationMs: positiveInt('lock-ms', o.lockMs, 600_000),
+        ...(o.virtualTime ? { virtualTime: true, clock: undefined } : {}),
       });
       let metrics: { port: number; close(): Promise<void> } | undefined;
       if (metricsPort !== undefined) {

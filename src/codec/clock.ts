@@ -1,12 +1,27 @@
 /**
  * Time source shared by the service, the device reference and the simulator. Milliseconds since the Unix epoch.
- * Production uses wall time; the simulator and the demo use a scaled clock so an hours-long campaign runs in seconds.
+ * Production uses wall time. Simulations use virtual time (a clock that only moves when told to, see
+ * src/sim/virtual-time.ts), or a clock scaled from wall time for watching a campaign live.
  */
 export interface Clock {
   now(): number;
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/** A clock that stands still until `set`: virtual time, moved by whoever drives the simulation. */
+export class ManualClock implements Clock {
+  constructor(private ms: number) {
+    if (!Number.isFinite(ms)) throw new RangeError(`startMs: must be a finite number, got ${ms}`);
+  }
+  now(): number {
+    return this.ms;
+  }
+  /** Moves the clock to `ms`; it never goes back. */
+  set(ms: number): void {
+    if (ms > this.ms) this.ms = ms;
+  }
+}
 
 /** A clock that runs `speedup` times faster than wall time, starting at `startMs` (simulated) when wall time is `wallStartMs`. */
 export class ScaledClock implements Clock {

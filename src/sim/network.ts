@@ -5,7 +5,7 @@
  * own duty cycle (src/sim/multicast-tx.ts, src/sim/gateways.ts), radio loss per device, airtime accounting and a
  * loss record. One sorted schedule (binary heap) drives everything, so 10,000 devices need one timer.
  */
-import type { ScaledClock } from '../codec/clock.js';
+import type { Clock, ScaledClock } from '../codec/clock.js';
 import { chirpstackRegionId, dataRate, frameAirtimeMs, regionDefaults, rx1DownlinkDr, type RegionName, type RegionOptions } from '../codec/region.js';
 import type { SimChirpStack } from './chirpstack-server.js';
 import { ClassCUnicast } from './class-c-unicast.js';
@@ -19,7 +19,9 @@ import type { SimulatedDevice } from './types.js';
 export const DEDUPLICATION_DELAY_MS = 200;
 
 export interface NetworkOptions {
-  clock: ScaledClock;
+  /** Where simulated time starts: a ScaledClock to run in scaled wall time (start()), or any clock read once here
+   *  when the network is driven in virtual time with advanceTo(). */
+  clock: Clock;
   devices: SimulatedDevice[];
   chirpstack: SimChirpStack;
   radio: Radio;
@@ -171,8 +173,18 @@ export class SimNetwork {
     return this.nowMs;
   }
 
-  /** Drives the network in (scaled) real time until stop(). */
+  /** When the next event is due (simulated ms), Infinity when nothing is scheduled. */
+  nextEventAt(): number {
+    for (let e = this.schedule.peek(); e; e = this.schedule.peek()) {
+      if (e.kind !== 'uplink' || this.uplinkAt.get(e.devEui) === e.at) return e.at;
+      this.schedule.pop(); // a stale uplink entry: the device was rescheduled earlier
+    }
+    return Infinity;
+  }
+
+  /** Drives the network in scaled real time until stop() (needs a ScaledClock). */
   start(): void {
+    if (!('wallDelay' in this.opts.clock)) throw new Error('start: the network needs a ScaledClock to run in scaled real time');
     this.running = true;
     this.arm();
   }
@@ -217,6 +229,10 @@ export class SimNetwork {
     return this.running ? Math.max(this.nowMs, this.opts.clock.now()) : this.nowMs;
   }
 
+  private get scaled(): ScaledClock {
+    return this.opts.clock as ScaledClock;
+  }
+
   private arm(): void {
     if (!this.running) return;
     const next = this.schedule.peek();
@@ -229,7 +245,7 @@ export class SimNetwork {
       this.timerAt = Infinity;
       this.advanceTo(this.opts.clock.now());
       this.arm();
-    }, this.opts.clock.wallDelay(next.at - this.opts.clock.now()));
+    }, this.scaled.wallDelay(next.at - this.opts.clock.now()));
   }
 
   private push(e: NewEvent): void {

@@ -1,4 +1,7 @@
-/** A simulated deployment plus in-process workers, for pipeline tests. Unique Redis prefix, purged on close. */
+/**
+ * A simulated deployment plus in-process workers, for pipeline tests, on virtual time (results depend on the seed
+ * only, not on the machine's speed or load). Unique Redis prefix, purged on close.
+ */
 import { randomUUID } from 'node:crypto';
 import { startSimEnv, type SimEnv, type SimEnvOptions } from '../../workers/sim-env.js';
 import { startWorker, type RunningWorker } from '../../workers/campaign-worker.js';
@@ -16,8 +19,8 @@ export interface CampaignEnv {
 }
 
 export async function startCampaignEnv(o: Partial<SimEnvOptions> & { workers?: number; mqttUrl?: string } = {}): Promise<CampaignEnv> {
-  const env = await startSimEnv({ devices: 10, loss: 0.1, seed: 7, speedup: 800, imageBytes: 4096, ...o });
   const prefix = `lftest-${randomUUID().slice(0, 8)}`;
+  const env = await startSimEnv({ devices: 10, loss: 0.1, seed: 7, time: { virtual: { redisUrl: REDIS_URL, prefix } }, imageBytes: 4096, ...o });
   const workers: RunningWorker[] = [];
   for (let i = 0; i < (o.workers ?? 1); i++) {
     workers.push(
@@ -26,7 +29,7 @@ export async function startCampaignEnv(o: Partial<SimEnvOptions> & { workers?: n
         prefix,
         chirpstackTarget: env.grpcTarget,
         chirpstackToken: env.chirpstack.apiToken,
-        clock: env.clock.toJSON(),
+        ...(env.clock ? { clock: env.clock.toJSON() } : { virtualTime: true }),
         logLevel: 'silent',
         mqttUrl: o.mqttUrl,
         applicationId: env.applicationId,
@@ -43,6 +46,7 @@ export async function startCampaignEnv(o: Partial<SimEnvOptions> & { workers?: n
     prefix,
     async close() {
       const purge = new CampaignStore(new Redis(REDIS_URL), prefix);
+      await env.virtualTime?.stop();
       for (const w of workers) await w.close();
       await env.close();
       await purge.purgeAll();
