@@ -10,8 +10,8 @@ import type { Bench, BenchResult } from './run.js';
 import { parseCampaignSpec } from '../src/campaign/schema.js';
 import { CampaignStore } from '../src/store/campaign-store.js';
 import { uplinkEventJson, type SimUplinkEvent } from '../src/sim/integration-out.js';
-import { runDemo } from '../workers/demo.js';
-import { startWorker } from '../workers/campaign-worker.js';
+import { runDemo } from '../src/cli/demo.js';
+import { startWorker } from '../src/service/worker.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';

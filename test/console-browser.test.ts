@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { submitCampaign } from '../src/api/submit.js';
+import { submitCampaign } from '../src/service/submit.js';
 import { startHttpConsole, type HttpConsole } from '../src/api/http-console.js';
 import { FleetReader } from '../src/obs/fleet.js';
 import { redisCheck } from '../src/obs/health.js';

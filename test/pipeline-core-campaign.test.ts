@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Stage } from '../src/campaign/model.js';
 import type { SimulatedDevice } from '../src/sim/types.js';
-import { oracleFragments } from '../workers/oracle.js';
+import { oracleFragments } from '../src/sim/oracle.js';
 import { DeafUntil, PipelineHarness, T0 } from './helpers/pipeline-harness.js';
 
 const TARGET = 0x01010000;

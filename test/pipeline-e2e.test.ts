@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { submitCampaign } from '../src/api/submit.js';
+import { submitCampaign } from '../src/service/submit.js';
 import { versionToU32 } from '../src/codec/image-header.js';
-import { fragmentRecord } from '../workers/sim-env.js';
-import { oracleFragments } from '../workers/oracle.js';
+import { fragmentRecord } from '../src/sim/env.js';
+import { oracleFragments } from '../src/sim/oracle.js';
 import { startCampaignEnv, waitForStage, type CampaignEnv } from './helpers/campaign-env.js';
 
 describe('campaign pipeline against the simulated network', () => {

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { submitCampaign } from '../src/api/submit.js';
+import { submitCampaign } from '../src/service/submit.js';
 import { CampaignStore } from '../src/store/campaign-store.js';
 import { campaignQueue, connectionFromUrl } from '../src/store/queue.js';
-import { fragmentRecord, startSimEnv, type SimEnv } from '../workers/sim-env.js';
+import { fragmentRecord, startSimEnv, type SimEnv } from '../src/sim/env.js';
 import { REDIS_URL } from './helpers/campaign-env.js';
 
 const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';

@@ -1,5 +1,5 @@
 /**
- * The worker shell (workers/pipeline/advance.ts) against Redis and the simulated ChirpStack's gRPC API, stepped
+ * The worker shell (src/service/pipeline/advance.ts) against Redis and the simulated ChirpStack's gRPC API, stepped
  * in virtual time (the clock is a variable, the network is advanced by hand): no wall-clock scaling. Workers
  * "die" (a step throws) right after a multicast enqueue, right before one, right after a unicast enqueue and
  * during the group deletion; the next step must pick up exactly where the dead one left off.
@@ -9,12 +9,12 @@ import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareCampaign } from '../src/api/submit.js';
+import { prepareCampaign } from '../src/service/submit.js';
 import { ChirpStackClient } from '../src/chirpstack/client.js';
 import { CampaignStore } from '../src/store/campaign-store.js';
-import type { WorkerContext } from '../workers/context.js';
-import { advance } from '../workers/pipeline/advance.js';
-import { processUplinks, type NormalizedUplink } from '../workers/uplinks.js';
+import type { WorkerContext } from '../src/service/context.js';
+import { advance } from '../src/service/pipeline/advance.js';
+import { processUplinks, type NormalizedUplink } from '../src/service/uplinks.js';
 import { REDIS_URL } from './helpers/campaign-env.js';
 import { PipelineHarness, T0 } from './helpers/pipeline-harness.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { submitCampaign, prepareCampaign } from '../src/api/submit.js';
+import { submitCampaign, prepareCampaign } from '../src/service/submit.js';
 import { SpecError } from '../src/campaign/schema.js';
 import { generateKeyPair, formatPublicKeyFile, publicKeyOf } from '../src/image/keys.js';
 import { signImage } from '../src/image/sign.js';

@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { submitCampaign } from '../src/api/submit.js';
+import { submitCampaign } from '../src/service/submit.js';
 import { CampaignStore } from '../src/store/campaign-store.js';
 import { campaignQueue, connectionFromUrl } from '../src/store/queue.js';
 import { makeSpec, TEST_DEVICE_CLASS, TEST_PUBKEY } from './helpers/spec.js';

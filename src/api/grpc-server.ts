@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { CampaignStore } from '../store/campaign-store.js';
 import { campaignQueue, connectionFromUrl, redisUrl as defaultRedisUrl } from '../store/queue.js';
 import { RedisHealth, type HealthLogger } from '../store/redis-health.js';
-import { submitCampaign } from './submit.js';
+import { submitCampaign } from '../service/submit.js';
 import { bearerChecker } from './auth.js';
 import { ApiError, toServiceError } from './errors.js';
 import { campaignListItem, campaignView } from './campaign-view.js';

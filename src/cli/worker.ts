@@ -1,6 +1,6 @@
 /**
  * `lorafuota worker`: runs a campaign worker (pipeline steps + uplink intake) until SIGINT/SIGTERM.
- * A launcher: it loads the top layer (workers/) at run time.
+ * The worker runtime (src/service/worker.ts) is imported lazily, with a literal specifier, so other commands start fast.
  */
 import type { Command } from 'commander';
 import { CHIRPSTACK_TOKEN, refusedFlag, refuseTokenFlag, requireSecret } from './secrets.js';
@@ -60,8 +60,8 @@ export function register(program: Command): void {
       const health = await import('../obs/health.js');
       const checks = [health.redisCheck(redisUrl), health.chirpstackCheck(o.chirpstack)];
       await health.requireReady(checks);
-      const mod = (await import(new URL('../../workers/campaign-worker.js', import.meta.url).href)) as typeof import('../../workers/campaign-worker.js');
-      const cfg = (await import(new URL('../../workers/context.js', import.meta.url).href)) as typeof import('../../workers/context.js');
+      const mod = await import('../service/worker.js');
+      const cfg = await import('../service/context.js');
       const env = cfg.configFromEnv();
       const w = await mod.startWorker({
         ...env,

@@ -3,8 +3,8 @@
  * only, not on the machine's speed or load). Unique Redis prefix, purged on close.
  */
 import { randomUUID } from 'node:crypto';
-import { startSimEnv, type SimEnv, type SimEnvOptions } from '../../workers/sim-env.js';
-import { startWorker, type RunningWorker } from '../../workers/campaign-worker.js';
+import { startSimEnv, type SimEnv, type SimEnvOptions } from '../../src/sim/env.js';
+import { startWorker, type RunningWorker } from '../../src/service/worker.js';
 import { Redis } from 'ioredis';
 import { CampaignStore } from '../../src/store/campaign-store.js';
 

@@ -5,7 +5,7 @@
  * functions), answers clock-sync requests like the uplink intake, and feeds the devices' answers to the next step.
  */
 import { randomUUID } from 'node:crypto';
-import { prepareCampaign } from '../../src/api/submit.js';
+import { prepareCampaign } from '../../src/service/submit.js';
 import { rootKeyFor } from '../../src/chirpstack/keys.js';
 import { profileWarnings } from '../../src/chirpstack/profile-check.js';
 import type { Effect } from '../../src/campaign/effects.js';
@@ -31,7 +31,7 @@ import { Radio } from '../../src/sim/radio.js';
 import { Rng } from '../../src/device/rng.js';
 import type { SimulatedDevice } from '../../src/sim/types.js';
 import { parseCampaignState } from '../../src/store/campaign-state.js';
-import { appTimeAnswer } from '../../workers/uplinks.js';
+import { appTimeAnswer } from '../../src/service/uplinks.js';
 
 export const T0 = Date.parse('2026-01-05T00:00:00Z');
 const DEVICE_CLASS = 'harness-sensor-v1';

@@ -3,9 +3,9 @@
  * fragments (in the order they were sent) after which every device that completed could have decoded the block.
  * A campaign that sent exactly that many would have wasted nothing.
  */
-import { createFecEncoder, type FecRule } from '../src/codec/fec.js';
-import { FragDecoder } from '../src/device/frag-decoder.js';
-import type { GroupLossRecord } from '../src/sim/network.js';
+import { createFecEncoder, type FecRule } from '../codec/fec.js';
+import { FragDecoder } from '../device/frag-decoder.js';
+import type { GroupLossRecord } from './network.js';
 
 export interface OracleInput {
   record: GroupLossRecord;

@@ -3,13 +3,13 @@
  * append every other application-layer answer of a device in a campaign to that campaign's answer stream, where
  * the pipeline step picks it up. Batched: one Redis round trip to find the campaigns and one to append.
  */
-import { DEFAULT_PORTS, decodeCommands, encodeCommands } from '../src/codec/frame.js';
-import { unixMsToGps } from '../src/codec/gpstime.js';
-import type { CampaignSpec } from '../src/campaign/schema.js';
-import type { NormalizedUplink } from '../src/chirpstack/uplink-event.js';
+import { DEFAULT_PORTS, decodeCommands, encodeCommands } from '../codec/frame.js';
+import { unixMsToGps } from '../codec/gpstime.js';
+import type { CampaignSpec } from '../campaign/schema.js';
+import type { NormalizedUplink } from '../chirpstack/uplink-event.js';
 import type { WorkerContext } from './context.js';
 import { pMap } from './pipeline/pmap.js';
-import { countUplink } from '../src/obs/metrics.js';
+import { countUplink } from '../obs/metrics.js';
 
 export type { NormalizedUplink };
 

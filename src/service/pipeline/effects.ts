@@ -10,15 +10,15 @@
  *   step's write and carried out again by the next step if the worker died before clearing them.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { profileWarnings } from '../../src/chirpstack/profile-check.js';
-import { onLanded } from '../../src/campaign/device-machine.js';
-import type { Effect } from '../../src/campaign/effects.js';
-import { onGroupCreated, onGroupReady, onMulticastIntent, onMulticastLanded } from '../../src/campaign/landing.js';
-import { FINAL_STAGES, type DeviceState } from '../../src/campaign/model.js';
-import type { CampaignState, McPending } from '../../src/campaign/state.js';
-import { encodeDataFragment } from '../../src/codec/data-fragment.js';
-import { stateDiff } from '../../src/store/campaign-state.js';
-import type { StepWrite } from '../../src/store/campaign-store.js';
+import { profileWarnings } from '../../chirpstack/profile-check.js';
+import { onLanded } from '../../campaign/device-machine.js';
+import type { Effect } from '../../campaign/effects.js';
+import { onGroupCreated, onGroupReady, onMulticastIntent, onMulticastLanded } from '../../campaign/landing.js';
+import { FINAL_STAGES, type DeviceState } from '../../campaign/model.js';
+import type { CampaignState, McPending } from '../../campaign/state.js';
+import { encodeDataFragment } from '../../codec/data-fragment.js';
+import { stateDiff } from '../../store/campaign-state.js';
+import type { StepWrite } from '../../store/campaign-store.js';
 import type { WorkerContext } from '../context.js';
 import { dropEncoder, encoderFor } from './encoders.js';
 import { pMap } from './pmap.js';

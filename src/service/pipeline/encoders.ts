@@ -1,6 +1,6 @@
 /** FEC encoders of the campaigns this worker is running, built once from the stored image. */
-import { createFecEncoder, type FecEncoder } from '../../src/codec/fec.js';
-import type { GroupState } from '../../src/campaign/state.js';
+import { createFecEncoder, type FecEncoder } from '../../codec/fec.js';
+import type { GroupState } from '../../campaign/state.js';
 import type { WorkerContext } from '../context.js';
 
 const encoders = new Map<string, FecEncoder>();

@@ -8,11 +8,11 @@
 import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import { pino, type Logger } from 'pino';
-import { ChirpStackClient } from '../src/chirpstack/client.js';
-import { ScaledClock, systemClock, type Clock } from '../src/codec/clock.js';
-import { CampaignStore } from '../src/store/campaign-store.js';
-import { campaignQueue, connectionFromUrl, redisUrl } from '../src/store/queue.js';
-import { RedisHealth } from '../src/store/redis-health.js';
+import { ChirpStackClient } from '../chirpstack/client.js';
+import { ScaledClock, systemClock, type Clock } from '../codec/clock.js';
+import { CampaignStore } from '../store/campaign-store.js';
+import { campaignQueue, connectionFromUrl, redisUrl } from '../store/queue.js';
+import { RedisHealth } from '../store/redis-health.js';
 
 export interface WorkerContext {
   store: CampaignStore;

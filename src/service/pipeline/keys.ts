@@ -1,6 +1,6 @@
 /** Root keys of the devices a step needs key material for, read from ChirpStack and cached per process. */
-import { rootKeyFor } from '../../src/chirpstack/keys.js';
-import type { CampaignState } from '../../src/campaign/state.js';
+import { rootKeyFor } from '../../chirpstack/keys.js';
+import type { CampaignState } from '../../campaign/state.js';
 import type { WorkerContext } from '../context.js';
 import { pMap } from './pmap.js';
 

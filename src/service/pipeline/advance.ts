@@ -8,13 +8,13 @@
  * A step cut short by a crash is simply run again by another worker.
  */
 import { randomBytes } from 'node:crypto';
-import type { Effect } from '../../src/campaign/effects.js';
-import { isSelfBracketed } from '../../src/campaign/effects.js';
-import { settleMulticast, onMulticastIntent } from '../../src/campaign/landing.js';
-import { FINAL_STAGES, type DeviceState } from '../../src/campaign/model.js';
-import type { CampaignState } from '../../src/campaign/state.js';
-import { devicesDue, keysNeeded, needsKeys, step, type DeviceAnswer } from '../../src/campaign/step.js';
-import { parseCampaignState } from '../../src/store/campaign-state.js';
+import type { Effect } from '../../campaign/effects.js';
+import { isSelfBracketed } from '../../campaign/effects.js';
+import { settleMulticast, onMulticastIntent } from '../../campaign/landing.js';
+import { FINAL_STAGES, type DeviceState } from '../../campaign/model.js';
+import type { CampaignState } from '../../campaign/state.js';
+import { devicesDue, keysNeeded, needsKeys, step, type DeviceAnswer } from '../../campaign/step.js';
+import { parseCampaignState } from '../../store/campaign-state.js';
 import type { WorkerContext } from '../context.js';
 import { carryOut, firstPending, save, type Run } from './effects.js';
 import { rootKeysFor } from './keys.js';

@@ -10,13 +10,13 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Plan } from '../src/campaign/planner.js';
-import { submitCampaign } from '../src/api/submit.js';
-import { CampaignStore } from '../src/store/campaign-store.js';
-import { startWorker, type RunningWorker } from './campaign-worker.js';
-import { oracleFragments } from './oracle.js';
+import type { Plan } from '../campaign/planner.js';
+import { submitCampaign } from '../service/submit.js';
+import { CampaignStore } from '../store/campaign-store.js';
+import { startWorker, type RunningWorker } from '../service/worker.js';
+import { oracleFragments } from '../sim/oracle.js';
 import { ensureRedis } from './redis-local.js';
-import { fragmentRecord, startSimEnv, type SimEnv } from './sim-env.js';
+import { fragmentRecord, startSimEnv, type SimEnv } from '../sim/env.js';
 
 export interface DemoOptions {
   devices: number;

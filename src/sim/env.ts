@@ -5,19 +5,19 @@
  * Workers are started separately (in-process or as processes) with the same time: virtual (default) or scaled.
  */
 import { createServer } from 'node:net';
-import type { ScaledClock } from '../src/codec/clock.js';
-import { versionToU32 } from '../src/codec/image-header.js';
-import { generateKeyPair, formatPublicKeyFile, publicKeyOf } from '../src/image/keys.js';
-import { signImage } from '../src/image/sign.js';
-import { assembleSimulation, type SimTime } from '../src/sim/assemble.js';
-import type { SimChirpStack } from '../src/sim/chirpstack-server.js';
-import type { DeviceSnapshot, FleetMix } from '../src/sim/fleet.js';
-import type { IntegrationOut } from '../src/sim/integration-out.js';
-import type { GroupLossRecord, SimNetwork } from '../src/sim/network.js';
-import type { VirtualTime } from '../src/sim/virtual-time.js';
-import { Rng } from '../src/device/rng.js';
-import type { SimulatedDevice } from '../src/sim/types.js';
-import type { CampaignSpecInput } from '../src/campaign/schema.js';
+import type { ScaledClock } from '../codec/clock.js';
+import { versionToU32 } from '../codec/image-header.js';
+import { generateKeyPair, formatPublicKeyFile, publicKeyOf } from '../image/keys.js';
+import { signImage } from '../image/sign.js';
+import { assembleSimulation, type SimTime } from './assemble.js';
+import type { SimChirpStack } from './chirpstack-server.js';
+import type { DeviceSnapshot, FleetMix } from './fleet.js';
+import type { IntegrationOut } from './integration-out.js';
+import type { GroupLossRecord, SimNetwork } from './network.js';
+import type { VirtualTime } from './virtual-time.js';
+import { Rng } from '../device/rng.js';
+import type { SimulatedDevice } from './types.js';
+import type { CampaignSpecInput } from '../campaign/schema.js';
 
 export const DEVICE_CLASS = 'demo-sensor-v1';
 
