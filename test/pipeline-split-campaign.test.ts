@@ -4,7 +4,9 @@
  * time, no Redis).
  */
 import { describe, expect, it } from 'vitest';
+import { campaignView } from '../src/api/campaign-view.js';
 import { planGroup } from '../src/campaign/group-plan.js';
+import { parseCampaignState, serialiseCampaignState } from '../src/store/campaign-state.js';
 import { groupParams } from '../src/campaign/grouping.js';
 import { EU_GATEWAY, splitFleetHarness } from './helpers/split-fleet.js';
 
@@ -80,5 +82,25 @@ describe('a campaign over three device profiles through two gateways', () => {
     expect(groups.every((g) => g.fragmentsSent > 0)).toBe(true);
     expect(h.cs.groups.size).toBe(0);
     if (process.env.SPLIT_FIGURES) console.log(JSON.stringify({ simulatedSeconds: report.simulatedSeconds, fragmentsSent: report.fragmentsSent, groups }, null, 1));
+  });
+
+  it('stores its three groups in the campaign hash and back, and the API view shows per-group figures', () => {
+    const fields = serialiseCampaignState(h.state);
+    expect(fields.groups).toBe('3');
+    expect(Object.keys(fields).filter((k) => /^g\d/.test(k)).sort()).toEqual(['g1', 'g1.mcKey', 'g2', 'g2.mcKey']);
+    // Small: a group beyond the first is one JSON field of well under a kilobyte.
+    for (const k of ['g1', 'g2']) expect(fields[k]!.length).toBeLessThan(1000);
+    const g0 = h.state.groups[0];
+    const record = {
+      id: h.state.id, name: 'split', stage: h.state.stage, createdAt: 0, updatedAt: 0, spec: h.state.spec,
+      data: { ...fields, plan: JSON.stringify(g0.plan), ruleVersion: String(g0.ruleVersion), targetVersion: String(h.state.targetVersion) },
+    };
+    expect(parseCampaignState(record)).toEqual(h.state);
+    const view = campaignView(record, h.devices, false);
+    expect(Object.keys(view.data).some((k) => /key$/i.test(k))).toBe(false);
+    const figures = JSON.parse(view.data.groupFigures!) as { key: string; devices: number; updated: number; fragmentsSent: number }[];
+    expect(figures.map((f) => f.key)).toEqual(h.state.groups.map((g) => `${g.key.region}/${g.key.groupType}/v${g.key.rule}`));
+    expect(figures.reduce((a, f) => a + f.updated, 0)).toBe(300);
+    expect(view.progress.fragmentsSent).toBe(report.fragmentsSent);
   });
 });
