@@ -66,7 +66,7 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
   const needsImage = need.some((eui) => devices.get(eui)?.p === 'fragSetup' && needsKeys(devices.get(eui)!));
   const image = needsImage ? await ctx.store.image(id) : null;
 
-  const profiles = await profilesFor(ctx, profilesNeeded(state, devices, now));
+  const profiles = await profilesFor(ctx, profilesNeeded(state, devices, now, answers));
 
   const res = step({
     profiles,
