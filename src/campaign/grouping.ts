@@ -50,24 +50,28 @@ export function sameKey(a: GroupKey, b: GroupKey): boolean {
   return keyString(a) === keyString(b);
 }
 
+/** The spec's class ('auto' starts with Class C). */
+function specClass(spec: SpecLike): 'C' | 'B' {
+  return spec.multicast.groupType === 'B' ? 'B' : 'C';
+}
+
 /** The key of the campaign's first group: the spec's own region, class and parity rule. */
 export function defaultKey(spec: SpecLike): GroupKey {
-  return { region: spec.multicast.region, groupType: spec.multicast.groupType, rule: spec.fragmentation.ts004Version };
+  return { region: spec.multicast.region, groupType: specClass(spec), rule: spec.fragmentation.ts004Version };
 }
 
 /**
- * A device's group key, or undefined while its TS004 version is unknown. Region and class come from its profile
- * (the spec's when the profile could not be read); the spec's class is used when the profile supports it, the
- * other one otherwise.
+ * A device's group key, or undefined while its TS004 version is unknown. The region comes from its profile (the
+ * spec's when the profile could not be read); the class is the spec's, or with `groupType: 'auto'` the profile's
+ * (Class C where it is supported, else Class B).
  */
 export function groupKeyOf(spec: SpecLike, device: Pick<DeviceState, 'v'>, profile: ProfileFacts | undefined): GroupKey | undefined {
   const ts004 = device.v?.[1];
   if (!ts004) return undefined;
   const rule: 1 | 2 = ts004 === 2 ? 2 : 1;
-  if (!profile) return { region: spec.multicast.region, groupType: spec.multicast.groupType, rule };
-  const wanted = spec.multicast.groupType;
-  const supports = (t: 'B' | 'C') => (t === 'B' ? profile.supportsClassB : profile.supportsClassC);
-  const groupType = supports(wanted) ? wanted : supports(wanted === 'C' ? 'B' : 'C') ? (wanted === 'C' ? 'B' : 'C') : wanted;
+  if (!profile) return { region: spec.multicast.region, groupType: specClass(spec), rule };
+  const auto = spec.multicast.groupType === 'auto';
+  const groupType = !auto ? specClass(spec) : !profile.supportsClassC && profile.supportsClassB ? 'B' : 'C';
   return { region: profile.region, groupType, rule };
 }
 

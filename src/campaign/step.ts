@@ -102,8 +102,8 @@ export function step(input: StepInput): StepResult {
   if (state.stage === 'group') {
     // The devices' profiles are checked; the ChirpStack groups are created when the set-up has shown which groups
     // the fleet needs (startSessions).
-    const groupType = spec.multicast.groupType === 'B' ? 'CLASS_B' : 'CLASS_C';
     const devEuis = spec.devices.map((x) => x.devEui);
+    const groupType = spec.multicast.groupType === 'B' ? 'CLASS_B' : 'CLASS_C';
     state.stage = 'setup';
     state.setupStartedMs = now;
     return result(state, d, [{ kind: 'checkProfiles', devEuis, groupType }], now);
