@@ -4,6 +4,7 @@
  * `onAnswer` folds a decoded uplink into the state; `nextRequests` says which downlinks the device needs now.
  * Requests are plain command objects (src/codec); the worker encodes, enqueues and records them. No I/O here.
  */
+import { u32ToVersion } from '../codec/image-header.js';
 import type { AnyCommand, PackageName } from '../codec/frame.js';
 import { unixMsToGps } from '../codec/gpstime.js';
 import type { FragSessionSetupAns, FragSessionSetupReq } from '../codec/ts004.js';
@@ -358,8 +359,9 @@ function sessionTimeOf(hex: string | undefined): number | undefined {
   return Buffer.from(hex.slice(4, 12), 'hex').readUInt32LE(0);
 }
 
+/** A TS006 firmware version as operators read it: 0x01010000 -> '1.1.0'. */
 function hex32(n: number): string {
-  return '0x' + (n >>> 0).toString(16).padStart(8, '0');
+  return u32ToVersion(n >>> 0);
 }
 
 /** Event of a transition that changed the device's phase or status. */
