@@ -19,8 +19,7 @@ import { cancel, report } from './step-end.js';
 export { machineContext, needsKeys, versionsOf, type DeviceAnswer } from './step-devices.js';
 export { report } from './step-end.js';
 
-/** Fragments enqueued ahead of the planner's schedule, so ChirpStack's queue never runs dry between steps. */
-export const LOOKAHEAD = 8;
+import { pace } from './pacing.js';
 
 export interface StepInput {
   state: CampaignState;
@@ -187,16 +186,16 @@ export function step(input: StepInput): StepResult {
   }
 
   if (state.stage === 'broadcast') {
-    const b = g.broadcast;
-    const interval = g.plan.fragmentIntervalMs;
-    const dueN = b.startN + Math.floor(Math.max(0, now - b.startMs) / interval) + LOOKAHEAD;
-    for (let n = b.nextN; n <= Math.min(b.targetN, dueN); n++) effects.push({ kind: 'fragment', group: 0, n });
-    const lastDue = b.startMs + (b.targetN - b.startN) * interval;
-    if (b.nextN > b.targetN && now >= lastDue + interval) {
+    // One fragment when it is due, with an expiry (src/campaign/pacing.ts): ChirpStack's queue stays empty between
+    // fragments, so its Class C margin never spaces them closer than the plan.
+    const p = pace(g.broadcast, g.plan.fragmentIntervalMs, now);
+    g.broadcast = p.broadcast;
+    if (p.fragment) effects.push({ kind: 'fragment', group: 0, n: p.fragment.n, expiresAtMs: p.fragment.expiresAtMs });
+    if (p.finished) {
       nextStage = 'status';
       delete g.status.askedAt;
     }
-    delay = Math.min(uplinkMs / 2, (LOOKAHEAD / 2) * interval);
+    delay = Math.max(1, Math.min(uplinkMs / 2, p.nextDueMs - now));
   }
   if (state.stage === 'status' && g.status.askedAt === undefined && !nextStage) {
     // Every receiver answers (Participants = 1): the answers are the repair planner's input.

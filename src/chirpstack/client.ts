@@ -9,7 +9,9 @@ import {
   MulticastGroupServiceClient,
   devicePb,
   deviceProfilePb,
+  msFromTimestamp,
   multicastPb,
+  timestampFromMs,
 } from './pb.js';
 import { type CallPolicy, type UnaryMethod, once, withRetry, ChirpStackError } from './call.js';
 import {
@@ -163,26 +165,39 @@ export class ChirpStackClient {
 
   /**
    * Enqueues one multicast frame and returns the f_cnt ChirpStack assigned. With `expectFCnt`, a different
-   * assignment is an error (the devices' [minMcFCnt, maxMcFCnt] window would reject it). If a failure hides
-   * whether the item landed, the queue is listed and a matching item (same fPort and data, and f_cnt if
-   * expected) is taken as the result instead of enqueuing twice.
+   * assignment is an error (the devices' [minMcFCnt, maxMcFCnt] window would reject it). `expiresAtMs` sets the
+   * item's `expires_at`: ChirpStack's scheduler drops it instead of sending it after that time.
+   *
+   * If a failure hides whether the item landed, the answer is looked up rather than enqueued twice. With
+   * `expectFCnt` the group's counter decides (GetMulticastGroup): past `expectFCnt` means the item landed with that
+   * f_cnt. The queue cannot tell, since ChirpStack deletes a row on the gateway's TX ack, about a second after it
+   * was scheduled. Without `expectFCnt` the queue is listed for an item with the same fPort and data (best effort).
+   * Either way the campaign must be the group's only writer.
    */
-  async enqueueMulticast(groupId: string, item: { fPort: number; data: Uint8Array; expectFCnt?: number }): Promise<number> {
+  async enqueueMulticast(groupId: string, item: { fPort: number; data: Uint8Array; expectFCnt?: number; expiresAtMs?: number }): Promise<number> {
     checkPort(item.fPort);
     const qi = new multicastPb.MulticastGroupQueueItem();
     qi.setMulticastGroupId(groupId);
     qi.setFPort(item.fPort);
     qi.setData(item.data);
     if (item.expectFCnt !== undefined) qi.setFCnt(item.expectFCnt);
+    if (item.expiresAtMs !== undefined) {
+      if (!Number.isFinite(item.expiresAtMs) || item.expiresAtMs < 0) throw new RangeError(`expiresAtMs: must be a time in ms, got ${item.expiresAtMs}`);
+      qi.setExpiresAt(timestampFromMs(item.expiresAtMs));
+    }
     const req = new multicastPb.EnqueueMulticastGroupQueueItemRequest();
     req.setQueueItem(qi);
     const landed = async () => {
-      const queue = await this.listMulticastQueue(groupId);
-      const hit = queue.find(
-        (q) => q.fPort === item.fPort && bytesEqual(q.data, item.data) && (item.expectFCnt === undefined || q.fCnt === item.expectFCnt),
-      );
-      if (!hit) return undefined;
       const res = new multicastPb.EnqueueMulticastGroupQueueItemResponse();
+      if (item.expectFCnt !== undefined) {
+        const g = await this.getMulticastGroup(groupId);
+        if (g.fCnt <= item.expectFCnt) return undefined;
+        res.setFCnt(item.expectFCnt);
+        return res;
+      }
+      const queue = await this.listMulticastQueue(groupId);
+      const hit = queue.find((q) => q.fPort === item.fPort && bytesEqual(q.data, item.data));
+      if (!hit) return undefined;
       res.setFCnt(hit.fCnt);
       return res;
     };
@@ -273,6 +288,7 @@ export class ChirpStackClient {
       applicationId: d.getApplicationId(),
       deviceProfileId: d.getDeviceProfileId(),
       classEnabled: DEVICE_CLASSES[res.getClassEnabled()] ?? 'CLASS_A',
+      ...(res.hasLastSeenAt() ? { lastSeenAtMs: msFromTimestamp(res.getLastSeenAt())! } : {}),
     };
   }
 
