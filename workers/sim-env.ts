@@ -74,16 +74,14 @@ export async function startSimEnv(o: SimEnvOptions): Promise<SimEnv> {
   for (let i = 0; i < firmware.length; i++) firmware[i] = rng.int(255);
   const image = signImage(firmware, { key, version: '1.1.0', deviceClass: DEVICE_CLASS });
 
-  // Kinder than ChirpStack v4.19 where the service does not cope yet (docs/sim.md "Fidelity"): duplicate members
-  // are accepted (a restarted step adds them again) and the gateway does not enforce its duty cycle (the service
-  // enqueues ahead, and ChirpStack spaces queued items by the class C margin only).
+  // ChirpStack v4.19 as it is (docs/sim.md "Fidelity"): duplicate members refused, a gateway without GPS that
+  // enforces its duty cycle, 1.0.x devices class A between sessions (profile without supports_class_c).
   const chirpstack = new SimChirpStack({
-    acceptDuplicateMembers: true,
-    gateways: [{ gatewayId: DEFAULT_GATEWAY_ID, region: 'EU868', enforceDutyCycle: false, gps: true }],
+    gateways: [{ gatewayId: DEFAULT_GATEWAY_ID, region: 'EU868' }],
   });
   const port = await chirpstack.listen('127.0.0.1', 0);
   const applicationId = chirpstack.createApplication('lorafuota-demo');
-  const profileId = chirpstack.createDeviceProfile({ name: 'fuota-class-c', macVersion: '1.0.3', supportsClassC: true });
+  const profileId = chirpstack.createDeviceProfile({ name: 'fuota', macVersion: '1.0.3', supportsClassC: false });
   const profile11 = chirpstack.createDeviceProfile({ name: 'fuota-class-c-1.1', macVersion: '1.1.0', supportsClassC: true });
   const specs = makeFleetSpecs({
     count: o.devices,
@@ -106,7 +104,6 @@ export async function startSimEnv(o: SimEnvOptions): Promise<SimEnv> {
       devEui: s.devEui,
       applicationId,
       deviceProfileId: s.lorawan === '1.1' ? profile11 : profileId,
-      classEnabled: 'CLASS_A',
       // 1.0.x: the join key lives in nwk_key and the multicast root is the GenAppKey (PROTOCOL.md §7.3).
       keys: s.lorawan === '1.1' ? { nwkKey: randomBytes(16).toString('hex'), appKey: root, genAppKey: '' } : { nwkKey: randomBytes(16).toString('hex'), appKey: '', genAppKey: root },
     });
@@ -134,7 +131,7 @@ export async function startSimEnv(o: SimEnvOptions): Promise<SimEnv> {
     publicKeys: [formatPublicKeyFile(trusted)],
     deviceClass: DEVICE_CLASS,
     devices: specs.map((s) => ({ devEui: s.devEui, lorawan: s.lorawan })),
-    multicast: { groupType: 'C', region: 'EU868', dr: 5, frequencyHz: 869_525_000, classCMarginMs },
+    multicast: { groupType: 'C', region: 'EU868', dr: 5, frequencyHz: 869_525_000, classCMarginMs, gatewayIds: [DEFAULT_GATEWAY_ID] },
     fragmentation: { ts004Version: 1, initialRedundancyPercent: 10, maxRedundancyPercent: 250, blockAckDelay: 0, maxRepairRounds: 12 },
     timing: { uplinkIntervalS: (o.uplinkIntervalMs ?? 60_000) / 1000, unicastRetries: 8, rebootDelayS: 30 },
   };
