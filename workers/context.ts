@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import { ChirpStackClient } from '../src/chirpstack/client.js';
+import { parseChirpStackVersion, type ChirpStackApiVersion } from '../src/chirpstack/version.js';
 import { ScaledClock, systemClock, type Clock } from '../src/codec/clock.js';
 import { CampaignStore } from '../src/store/campaign-store.js';
 import { campaignQueue, connectionFromUrl, redisUrl } from '../src/store/queue.js';
@@ -29,6 +30,8 @@ export interface WorkerConfig {
   chirpstackToken: string;
   /** TLS to ChirpStack with the system's root certificates (default plaintext). */
   chirpstackTls?: boolean;
+  /** ChirpStack version spoken (CHIRPSTACK_VERSION; default 4.19): 4.12 writes MulticastGroup field 14 as nb_k. */
+  chirpstackVersion?: ChirpStackApiVersion | undefined;
   /** Simulated clock shared with the simulator: {startMs, speedup, wallStartMs}. */
   clock?: { startMs: number; speedup: number; wallStartMs: number } | undefined;
   logLevel?: string;
@@ -43,6 +46,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerConfi
     chirpstackTarget: env.CHIRPSTACK_API ?? '127.0.0.1:8080',
     chirpstackToken: env.CHIRPSTACK_API_TOKEN ?? '',
     chirpstackTls: env.CHIRPSTACK_TLS === '1' || env.CHIRPSTACK_TLS === 'true',
+    ...(env.CHIRPSTACK_VERSION ? { chirpstackVersion: parseChirpStackVersion(env.CHIRPSTACK_VERSION, 'CHIRPSTACK_VERSION') } : {}),
     clock,
     logLevel: env.LOG_LEVEL ?? 'info',
   };
@@ -52,7 +56,7 @@ export function createContext(cfg: WorkerConfig): WorkerContext {
   const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
   const store = new CampaignStore(redis, cfg.prefix);
   const queue = campaignQueue(connectionFromUrl(cfg.redisUrl), cfg.prefix);
-  const chirpstack = new ChirpStackClient({ target: cfg.chirpstackTarget, apiToken: cfg.chirpstackToken || 'unset', tls: cfg.chirpstackTls ?? false });
+  const chirpstack = new ChirpStackClient({ target: cfg.chirpstackTarget, apiToken: cfg.chirpstackToken || 'unset', tls: cfg.chirpstackTls ?? false, ...(cfg.chirpstackVersion ? { chirpstackVersion: cfg.chirpstackVersion } : {}) });
   const scaled = cfg.clock ? new ScaledClock(cfg.clock.startMs, cfg.clock.speedup, cfg.clock.wallStartMs) : undefined;
   const log = pino({ level: cfg.logLevel ?? 'info', base: { pid: process.pid } }, pino.destination(2));
   return {

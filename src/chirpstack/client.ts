@@ -33,6 +33,7 @@ import {
   type QueueItem,
 } from './types.js';
 import { isRegion } from '../codec/region.js';
+import { DEFAULT_CHIRPSTACK_VERSION, field14For, periodicityOf, type ChirpStackApiVersion } from './version.js';
 import { timeChirpstackCall } from '../obs/metrics.js';
 
 export interface ChirpStackClientOptions {
@@ -42,6 +43,8 @@ export interface ChirpStackClientOptions {
   /** true = TLS with system roots; or explicit root certificates (PEM). Default plaintext. */
   tls?: boolean | { rootCerts: Buffer };
   policy?: Partial<CallPolicy>;
+  /** ChirpStack version spoken (default 4.19): 4.12 reads MulticastGroup field 14 as class_b_ping_slot_nb_k. */
+  chirpstackVersion?: ChirpStackApiVersion;
   /** Called before each retry (for logging). */
   onRetry?: (err: ChirpStackError, retryNo: number) => void;
 }
@@ -70,6 +73,7 @@ export class ChirpStackClient {
   private readonly prof: DeviceProfileServiceClient;
   private readonly metadata = new grpc.Metadata();
   readonly policy: CallPolicy;
+  readonly chirpstackVersion: ChirpStackApiVersion;
 
   constructor(private readonly opts: ChirpStackClientOptions) {
     if (!opts.apiToken) throw new Error('apiToken: must not be empty');
@@ -84,6 +88,7 @@ export class ChirpStackClient {
     this.prof = new DeviceProfileServiceClient(opts.target, creds, CHANNEL_OPTIONS);
     this.metadata.set('authorization', `Bearer ${opts.apiToken}`);
     this.policy = { ...DEFAULT_POLICY, ...opts.policy };
+    this.chirpstackVersion = opts.chirpstackVersion ?? DEFAULT_CHIRPSTACK_VERSION;
   }
 
   close(): void {
@@ -112,7 +117,8 @@ export class ChirpStackClient {
     g.setDr(spec.dr);
     g.setFrequency(spec.frequencyHz);
     g.setClassCSchedulingType(SCHEDULING.indexOf(spec.schedulingType ?? 'DELAY') as 0 | 1);
-    g.setClassBPingSlotPeriodicity(spec.pingSlotPeriodicity ?? 0);
+    // Field 14: the periodicity (v4.13+) or nb_k = 7 - periodicity (v4.12); meaningless for Class C groups.
+    g.setClassBPingSlotPeriodicity(spec.pingSlotPeriodicity !== undefined ? field14For(this.chirpstackVersion, spec.pingSlotPeriodicity) : 0);
     const req = new multicastPb.CreateMulticastGroupRequest();
     req.setMulticastGroup(g);
     const res = await this.call('MulticastGroupService.Create', this.mc, this.mc.create, req);
@@ -138,7 +144,7 @@ export class ChirpStackClient {
       dr: g.getDr(),
       frequencyHz: g.getFrequency(),
       schedulingType: SCHEDULING[g.getClassCSchedulingType()] ?? 'DELAY',
-      pingSlotPeriodicity: g.getClassBPingSlotPeriodicity(),
+      pingSlotPeriodicity: g.getGroupType() === 1 ? periodicityOf(this.chirpstackVersion, g.getClassBPingSlotPeriodicity()) : g.getClassBPingSlotPeriodicity(),
     };
   }
 

@@ -10,6 +10,7 @@ interface WorkerFlags {
   chirpstack: string;
   chirpstackToken?: string;
   chirpstackTls?: boolean;
+  chirpstackVersion?: string;
   mqtt?: string;
   application?: string;
   httpPort?: string;
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--chirpstack <host:port>', 'ChirpStack gRPC API (env CHIRPSTACK_API)', process.env.CHIRPSTACK_API ?? '127.0.0.1:8080')
     .option('--chirpstack-token <token>', 'ChirpStack API token (env CHIRPSTACK_API_TOKEN)')
     .option('--chirpstack-tls', 'TLS to ChirpStack with the system root certificates (env CHIRPSTACK_TLS=1)')
+    .option('--chirpstack-version <version>', 'ChirpStack version (4.12 writes the Class B ping-slot field as nb_k; env CHIRPSTACK_VERSION, default 4.19)')
     .option('--mqtt <url>', 'MQTT broker of the ChirpStack MQTT integration (env MQTT_URL)')
     .option('--application <id>', 'only this ChirpStack application\'s uplinks (env CHIRPSTACK_APPLICATION_ID)')
     .option('--http-port <port>', 'listen for the ChirpStack HTTP integration on this port (env HTTP_INTEGRATION_PORT)')
@@ -44,6 +46,9 @@ export function register(program: Command): void {
     .option('--metrics-host <host>', 'address the metrics port binds to (env LORAFUOTA_METRICS_HOST)', process.env.LORAFUOTA_METRICS_HOST ?? '127.0.0.1')
     .option('--campaign-log', 'also log campaign events (stages, repair rounds, device outcomes); for deployments without `serve`, on one worker only')
     .action(async (o: WorkerFlags) => {
+      const { parseChirpStackVersion } = await import('../chirpstack/version.js');
+      const versionText = o.chirpstackVersion ?? process.env.CHIRPSTACK_VERSION;
+      const chirpstackVersion = versionText !== undefined ? parseChirpStackVersion(versionText, o.chirpstackVersion !== undefined ? 'chirpstack-version' : 'CHIRPSTACK_VERSION') : undefined;
       const token = o.chirpstackToken ?? process.env.CHIRPSTACK_API_TOKEN;
       if (!token) throw new Error('chirpstack-token: required (--chirpstack-token or CHIRPSTACK_API_TOKEN)');
       const httpPort = o.httpPort ?? process.env.HTTP_INTEGRATION_PORT;
@@ -65,6 +70,7 @@ export function register(program: Command): void {
         chirpstackTarget: o.chirpstack,
         chirpstackToken: token,
         chirpstackTls: o.chirpstackTls ?? env.chirpstackTls ?? false,
+        ...(chirpstackVersion ? { chirpstackVersion } : {}),
         mqttUrl: o.mqtt ?? process.env.MQTT_URL,
         applicationId: o.application ?? process.env.CHIRPSTACK_APPLICATION_ID,
         httpPort: httpPort !== undefined ? positiveInt('http-port', httpPort, 65535) : undefined,
