@@ -157,7 +157,10 @@ describe('step: session and broadcast', () => {
     expect(st.groups[0].fragmentsSent).toBe(1);
     expect(frags(step({ state: st, devices: new Map(), answers: [], now: NOW + interval - 1 }))).toEqual([]);
     expect(frags(step({ state: st, devices: new Map(), answers: [], now: NOW + interval }))).toMatchObject([{ n: 2, expiresAtMs: NOW + 2 * interval }]);
-    // A step late by several intervals sends one fragment, not a burst: the schedule slides to now.
+    // A late step sends one fragment, not a burst: the schedule slides to now, the next comes a whole interval later.
+    const bit = step({ state: st, devices: new Map(), answers: [], now: NOW + interval + 700 });
+    expect(bit.state.groups[0].broadcast).toMatchObject({ startMs: NOW + interval + 700, startN: 2 });
+    expect(bit.nextAt).toBe(NOW + 2 * interval + 700);
     const late = step({ state: st, devices: new Map(), answers: [], now: NOW + 5 * interval });
     expect(frags(late)).toMatchObject([{ n: 2 }]);
     expect(late.state.groups[0].broadcast).toMatchObject({ startMs: NOW + 5 * interval, startN: 2 });

@@ -9,8 +9,9 @@
  *
  * Each fragment carries `expires_at` = enqueue time + one interval: if it could not leave before the next one is due
  * (gateway offline, queue held up), ChirpStack drops it instead of sending it late into the next one's slot; the
- * FEC treats it as one more lost fragment. A step that runs late by a whole interval or more does not catch up with
- * a burst: the schedule slides to now (the spacing is kept, the time is lost).
+ * FEC treats it as one more lost fragment. A step that runs late does not catch up: the schedule slides to now (the
+ * spacing is kept, the time is lost), since a fragment enqueued while the previous one's rows are still queued
+ * would be put a margin after them by ChirpStack and could expire there.
  */
 export interface BroadcastCursor {
   /** Time of the first fragment of the current burst, and its N. */
@@ -43,7 +44,9 @@ export function pace(cursor: BroadcastCursor, intervalMs: number, now: number): 
   }
   const due = dueAt(b, intervalMs, b.nextN);
   if (now < due) return { broadcast: b, finished: false, nextDueMs: due };
-  if (now - due >= intervalMs) b = { ...b, startMs: now, startN: b.nextN };
+  // Late (the step ran after the fragment was due): the schedule slides to now, so that the next fragment still
+  // comes a whole interval after this one and never joins it in ChirpStack's queue.
+  if (now > due) b = { ...b, startMs: now, startN: b.nextN };
   return {
     broadcast: b,
     fragment: { n: b.nextN, expiresAtMs: now + intervalMs },
