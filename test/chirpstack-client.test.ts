@@ -148,6 +148,45 @@ describe('gRPC outage in mid-call', () => {
     sim.stop();
   });
 
+  it('an enqueue whose reply is lost is found by the group f_cnt even after the row left the queue on its TX ack', async () => {
+    let hang: (() => void) | undefined;
+    let outage = true;
+    const sim: SimChirpStack = new SimChirpStack({
+      beforeReply: (method) => {
+        if (method !== 'Enqueue' || !outage) return;
+        outage = false;
+        // The item landed and was sent at once (the gateway's TX ack deletes the row); the reply is lost.
+        for (const g of sim.groups.values()) g.queue.length = 0;
+        return new Promise<void>((r) => {
+          hang = r;
+        });
+      },
+    });
+    const { appId } = provision(sim);
+    const port = await sim.listen('127.0.0.1', 0);
+    const client = new ChirpStackClient({
+      target: `127.0.0.1:${port}`, apiToken: sim.apiToken, policy: { deadlineMs: 300, backoffMs: 100, retries: 8 },
+      onRetry: (_e, n) => {
+        if (n === 1) sim.stop();
+        if (n === 2) void sim.listen('127.0.0.1', port);
+      },
+    });
+    const id = await client.createMulticastGroup({
+      name: 'o', applicationId: appId, region: 'EU868', mcAddr: 1, mcAppSKey: KEY(1), mcNwkSKey: KEY(2), groupType: 'CLASS_C', dr: 0, frequencyHz: 869_525_000,
+    });
+    await client.addGatewayToMulticastGroup(id, '0016c001f153a14c');
+    const expiresAtMs = Date.parse('2030-01-01T00:00:00Z');
+    expect(await client.enqueueMulticast(id, { fPort: 201, data: Uint8Array.of(9, 9), expectFCnt: 0, expiresAtMs })).toBe(0);
+    hang?.();
+    expect(sim.groups.get(id)!.fCnt).toBe(1); // enqueued once
+    // expires_at reaches ChirpStack.
+    await client.enqueueMulticast(id, { fPort: 201, data: Uint8Array.of(9, 10), expectFCnt: 1, expiresAtMs });
+    expect(sim.groups.get(id)!.queue[0]!.expiresAtMs).toBe(expiresAtMs);
+    await expect(client.enqueueMulticast(id, { fPort: 201, data: Uint8Array.of(1), expiresAtMs: -1 })).rejects.toThrow(/^expiresAtMs:/);
+    client.close();
+    sim.stop();
+  });
+
   it('a read during an outage is retried until the server is back on the same port', async () => {
     const sim = new SimChirpStack();
     provision(sim);
