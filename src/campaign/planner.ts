@@ -126,10 +126,10 @@ export function planCampaign(p: PlanInput): Plan {
   // ChirpStack's rule (DELAY scheduling): an item's G gateway rows are queued one margin apart after the latest row
   // still queued, so items are G x margin apart at best; each gateway sends every fragment once and keeps its own
   // duty cycle (start to start: airtime / duty cycle), which ChirpStack does not apply but the gateway enforces by
-  // refusing the frame. The scheduler picks rows on a 1 s grid, so two sends of one gateway can come up to one
-  // scheduler interval closer than planned: the duty-cycle spacing gets that much slack.
+  // refusing the frame. The scheduler picks rows on a 1 s grid: with the duty-cycle spacing rounded up to whole
+  // scheduler intervals, fragments enqueued one interval apart also leave at least that far apart.
   const busyMs = p.gatewayCount * fragmentAirtimeMs;
-  const dutyMs = band.dutyCycle < 1 ? fragmentAirtimeMs / band.dutyCycle + SCHEDULER_INTERVAL_MS : 0;
+  const dutyMs = band.dutyCycle < 1 ? Math.ceil(fragmentAirtimeMs / band.dutyCycle / SCHEDULER_INTERVAL_MS) * SCHEDULER_INTERVAL_MS : 0;
   let fragmentIntervalMs = Math.max(fragmentAirtimeMs, dutyMs, p.groupType === 'C' ? p.gatewayCount * margin : 0);
   if (p.groupType === 'B') fragmentIntervalMs = Math.max(fragmentIntervalMs, 2 ** p.classBPeriodicity * 1000);
   fragmentIntervalMs = Math.ceil(fragmentIntervalMs);
