@@ -119,6 +119,19 @@ async function deleteGroup(run: Run, groupId: string): Promise<void> {
   }
 }
 
+/** Wall-clock time allowed for the enqueue call to reach ChirpStack and for the clocks of the two hosts to differ. */
+export const EXPIRY_ALLOWANCE_WALL_MS = 250;
+
+/**
+ * The `expires_at` of a fragment the step wants gone one interval after `stepExpiresAt - interval`: counted from
+ * the enqueue itself (the step's time plus what the step took so far), plus an allowance for the call's latency and
+ * clock skew, in wall time (on a scaled simulation clock a few wall milliseconds are seconds of simulated time).
+ */
+function expiryOf(run: Run, stepExpiresAt: number): number {
+  const simPerWallMs = 1000 / Math.max(1e-6, run.ctx.wallDelay(1000));
+  return stepExpiresAt + Math.max(0, run.ctx.clock.now() - run.now) + EXPIRY_ALLOWANCE_WALL_MS * simPerWallMs;
+}
+
 /** Carries out the effects in order; consecutive effects of one kind run concurrently. */
 export async function carryOut(run: Run, effects: readonly Effect[]): Promise<void> {
   let i = 0;
@@ -240,7 +253,7 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
             : e.kind === 'statusRequest'
               ? Buffer.from(e.hex, 'hex')
               : new Uint8Array(0);
-        const expiresAtMs = e.kind === 'fragment' ? e.expiresAtMs : undefined;
+        const expiresAtMs = e.kind === 'fragment' && e.expiresAtMs !== undefined ? expiryOf(run, e.expiresAtMs) : undefined;
         const fCnt = await cs.enqueueMulticast(grp.groupId!, { fPort: port, data, expectFCnt: grp.mcFCnt, ...(expiresAtMs !== undefined ? { expiresAtMs } : {}) });
         run.state = onMulticastLanded(run.state, pending, fCnt);
         // The next frame's intent goes with this one's result.
