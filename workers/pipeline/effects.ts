@@ -190,11 +190,13 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
           const check = silentLossCheck(e.gatewayIds, seen);
           if (check.warning) await save(run, { events: [{ type: 'warning', warning: check.warning }] });
           if (check.refuse) {
-            await deleteGroup(run, groupId);
+            // Failed, with the group's deletion and the release as intents of the same write: a worker that dies
+            // after it finishes them in the next step instead of re-running the group stage on a deleted group.
+            const fx: Effect[] = [{ kind: 'deleteGroup', group: e.group, groupId }, { kind: 'release' }];
             run.state = { ...run.state, stage: 'failed', error: check.refuse };
-            await save(run);
-            await ctx.store.release(run.id);
-            dropEncoder(run.id);
+            await save(run, { intents: JSON.stringify(fx) });
+            await carryOut(run, fx);
+            await save(run, { intents: null });
             return;
           }
         }
