@@ -181,7 +181,7 @@ if (isMain) {
       devices: { type: 'string', default: '100' },
       loss: { type: 'string', default: '0.1' },
       seed: { type: 'string', default: '1' },
-      speedup: { type: 'string', default: '400' },
+      speedup: { type: 'string', default: '50' },
       'image-kib': { type: 'string', default: '24' },
       workers: { type: 'string', default: '2' },
       'uplink-interval': { type: 'string', default: '60' },
