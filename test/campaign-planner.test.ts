@@ -37,8 +37,18 @@ describe('planner', () => {
     expect(p.fragmentAirtimeMs).toBeCloseTo(394.496, 6);
     expect(p.fragmentIntervalMs).toBe(5000);
     const slow = planCampaign({ ...base, dr: 0, frequencyHz: 868_100_000 });
-    // DR0 at 1 %: airtime x 100
-    expect(slow.fragmentIntervalMs).toBe(Math.ceil(slow.fragmentAirtimeMs / 0.01));
+    // DR0 at 1 %: airtime x 100, rounded up to the scheduler's 1 s grid
+    expect(slow.fragmentIntervalMs).toBe(Math.ceil(slow.fragmentAirtimeMs / 0.01 / 1000) * 1000);
+  });
+
+  it('spaces Class C fragments by gateways x margin, as ChirpStack queues one row per gateway a margin apart', () => {
+    expect(planCampaign({ ...base, gatewayCount: 2 }).fragmentIntervalMs).toBe(10_000);
+    expect(planCampaign({ ...base, gatewayCount: 3 }).fragmentIntervalMs).toBe(15_000);
+    expect(planCampaign({ ...base, gatewayCount: 3, classCMarginMs: 1000 }).fragmentIntervalMs).toBe(4000);
+    expect(planCampaign({ ...base, gatewayCount: 3, classCMarginMs: 0, region: 'US915', dr: 8, frequencyHz: 923_300_000 }).fragmentIntervalMs).toBeLessThan(1000);
+    const one = planCampaign(base);
+    const three = planCampaign({ ...base, gatewayCount: 3 });
+    expect(three.etaSeconds - one.etaSeconds).toBe(((one.nbFrag + one.initialCoded) * 10_000) / 1000);
   });
 
   it('sizes the session to hold every fragment and the repair rounds', () => {

@@ -82,13 +82,15 @@ describe('ChirpStack client against the simulated server over real gRPC', () => 
     expect(dev).toMatchObject({ devEui: DEV2, applicationId: ids.appId, deviceProfileId: ids.dp11, classEnabled: 'CLASS_A' });
     const p10 = await client.getDeviceProfile(ids.dp10);
     expect(p10.macVersion).toBe('1.0.3');
-    expect(profileWarnings(p10)).toEqual([]);
+    // A 1.0.x profile with supports_class_c: ChirpStack makes its devices Class C at join (unicast sent at once).
+    expect(profileWarnings(p10)).toEqual([expect.stringMatching(/supports_class_c is set on a LoRaWAN 1\.0\.3 profile.*clear it unless the devices are always Class C/)]);
+    expect(profileWarnings({ ...p10, supportsClassC: false })).toEqual([]);
     const p11 = await client.getDeviceProfile(ids.dp11);
     expect(p11.appLayer.ts003Version).toBe('V200');
     const w = profileWarnings(p11);
-    expect(w).toHaveLength(2);
+    // 1.1 devices switch class with DeviceModeInd, and multicast never needs the flag: only the TS003 warning.
+    expect(w).toHaveLength(1);
     expect(w[0]).toMatch(/ts003_version is V200/);
-    expect(w[1]).toMatch(/supports_class_c is false/);
   });
 
   it('wrong token is UNAUTHENTICATED and not retried; bad input names the field', async () => {
@@ -142,6 +144,45 @@ describe('gRPC outage in mid-call', () => {
     expect(sim.groups.get(id)!.queue).toHaveLength(1);
     // and a plain call after recovery works
     expect(await client.enqueueMulticast(id, { fPort: 201, data: Uint8Array.of(9, 10) })).toBe(1);
+    client.close();
+    sim.stop();
+  });
+
+  it('an enqueue whose reply is lost is found by the group f_cnt even after the row left the queue on its TX ack', async () => {
+    let hang: (() => void) | undefined;
+    let outage = true;
+    const sim: SimChirpStack = new SimChirpStack({
+      beforeReply: (method) => {
+        if (method !== 'Enqueue' || !outage) return;
+        outage = false;
+        // The item landed and was sent at once (the gateway's TX ack deletes the row); the reply is lost.
+        for (const g of sim.groups.values()) g.queue.length = 0;
+        return new Promise<void>((r) => {
+          hang = r;
+        });
+      },
+    });
+    const { appId } = provision(sim);
+    const port = await sim.listen('127.0.0.1', 0);
+    const client = new ChirpStackClient({
+      target: `127.0.0.1:${port}`, apiToken: sim.apiToken, policy: { deadlineMs: 300, backoffMs: 100, retries: 8 },
+      onRetry: (_e, n) => {
+        if (n === 1) sim.stop();
+        if (n === 2) void sim.listen('127.0.0.1', port);
+      },
+    });
+    const id = await client.createMulticastGroup({
+      name: 'o', applicationId: appId, region: 'EU868', mcAddr: 1, mcAppSKey: KEY(1), mcNwkSKey: KEY(2), groupType: 'CLASS_C', dr: 0, frequencyHz: 869_525_000,
+    });
+    await client.addGatewayToMulticastGroup(id, '0016c001f153a14c');
+    const expiresAtMs = Date.parse('2030-01-01T00:00:00Z');
+    expect(await client.enqueueMulticast(id, { fPort: 201, data: Uint8Array.of(9, 9), expectFCnt: 0, expiresAtMs })).toBe(0);
+    hang?.();
+    expect(sim.groups.get(id)!.fCnt).toBe(1); // enqueued once
+    // expires_at reaches ChirpStack.
+    await client.enqueueMulticast(id, { fPort: 201, data: Uint8Array.of(9, 10), expectFCnt: 1, expiresAtMs });
+    expect(sim.groups.get(id)!.queue[0]!.expiresAtMs).toBe(expiresAtMs);
+    await expect(client.enqueueMulticast(id, { fPort: 201, data: Uint8Array.of(1), expiresAtMs: -1 })).rejects.toThrow(/^expiresAtMs:/);
     client.close();
     sim.stop();
   });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeviceState, Stage } from '../src/campaign/model.js';
 import { estimateDeficit } from '../src/campaign/repair.js';
 import { onMulticastLanded, settleMulticast } from '../src/campaign/landing.js';
-import { LOOKAHEAD, machineContext, step } from '../src/campaign/step.js';
+import { machineContext, step } from '../src/campaign/step.js';
 import { gpsToUnixMs, unixMsToGps } from '../src/codec/gpstime.js';
 import { parseCampaignState, serialiseCampaignState, StateError } from '../src/store/campaign-state.js';
 import { euiOf, handDevices, handState, NOW } from './helpers/hand-state.js';
@@ -170,19 +170,32 @@ describe('step: session and broadcast', () => {
     expect(step({ state: s, devices: waiting, answers: [], now: start + 3 * answerTimeoutMs }).state.stage).toBe('broadcast');
   });
 
-  it('asks for the fragments due (with the look-ahead), never one already landed', () => {
+  it('asks for one fragment when it is due, with expires_at one interval later, never one ahead or already landed', () => {
     const s = handState('broadcast', { devices: 1, data: { bStartMs: NOW, bStartN: 1, nextN: 1, targetN: 23, lastDeviceStepMs: NOW } });
     const interval = s.groups[0].plan.fragmentIntervalMs;
-    const r = step({ state: s, devices: new Map(), answers: [], now: NOW + 2 * interval });
-    const ns = r.effects.filter((e) => e.kind === 'fragment').map((e) => (e.kind === 'fragment' ? e.n : 0));
-    expect(ns).toEqual(Array.from({ length: 2 + LOOKAHEAD + 1 }, (_, i) => i + 1));
-    // After they landed, the next step asks only for the new ones.
-    let st = r.state;
-    for (const n of ns) st = onMulticastLanded(st, { kind: 'frag', n }, n - 1);
-    expect(st.groups[0].broadcast.nextN).toBe(ns.length + 1);
-    expect(st.groups[0].fragmentsSent).toBe(ns.length);
-    const r2 = step({ state: st, devices: new Map(), answers: [], now: NOW + 3 * interval });
-    expect(r2.effects.map((e) => (e.kind === 'fragment' ? e.n : -1))).toEqual([ns.length + 1]);
+    const frags = (r: ReturnType<typeof step>) => r.effects.filter((e) => e.kind === 'fragment');
+    // Before the first is due: nothing, and the next step is due exactly then.
+    const early = step({ state: s, devices: new Map(), answers: [], now: NOW - 100 });
+    expect(frags(early)).toEqual([]);
+    expect(early.nextAt).toBe(NOW);
+    const r = step({ state: s, devices: new Map(), answers: [], now: NOW });
+    expect(frags(r)).toEqual([{ kind: 'fragment', group: 0, n: 1, expiresAtMs: NOW + interval }]);
+    expect(r.nextAt).toBe(NOW + interval);
+    // Not landed yet (a crash): asked again, never the next one ahead of it.
+    expect(frags(step({ state: r.state, devices: new Map(), answers: [], now: NOW + 10 }))).toMatchObject([{ n: 1 }]);
+    const st = onMulticastLanded(r.state, { kind: 'frag', n: 1 }, 0);
+    expect(st.groups[0].broadcast.nextN).toBe(2);
+    expect(st.groups[0].fragmentsSent).toBe(1);
+    expect(frags(step({ state: st, devices: new Map(), answers: [], now: NOW + interval - 1 }))).toEqual([]);
+    expect(frags(step({ state: st, devices: new Map(), answers: [], now: NOW + interval }))).toMatchObject([{ n: 2, expiresAtMs: NOW + 2 * interval }]);
+    // A late step sends one fragment, not a burst: the schedule slides to now, the next comes a whole interval later.
+    const bit = step({ state: st, devices: new Map(), answers: [], now: NOW + interval + 700 });
+    expect(bit.state.groups[0].broadcast).toMatchObject({ startMs: NOW + interval + 700, startN: 2 });
+    expect(bit.nextAt).toBe(NOW + 2 * interval + 700);
+    const late = step({ state: st, devices: new Map(), answers: [], now: NOW + 5 * interval });
+    expect(frags(late)).toMatchObject([{ n: 2 }]);
+    expect(late.state.groups[0].broadcast).toMatchObject({ startMs: NOW + 5 * interval, startN: 2 });
+    expect(late.nextAt).toBe(NOW + 6 * interval);
   });
 
   it('goes to status one interval after the last fragment was due, and asks every receiver', () => {

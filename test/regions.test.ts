@@ -156,11 +156,11 @@ describe('EU868', () => {
     // PL = 51 + 13 = 64. SF12/125 kHz: Tsym = 4096 / 125000 = 32.768 ms >= 16 ms -> DE = 1.
     // 8·64 − 48 + 28 = 492; 4·(12 − 2) = 40; ceil(492 / 40) = 13; 13 · 5 = 65; + 8 = 73 payload symbols.
     // ToA = (12.25 + 73) · 32.768 = 85.25 · 32.768 = 2793.472 ms.
-    // g3 duty cycle 10 %: 2793.472 / 0.1 = 27934.72 ms > 5 s margin -> interval ceil = 27935 ms.
-    // coded = ceil(1366 · 0.1) = 137; (1366 + 137) · 27935 = 41,986,305 ms.
-    // ETA = ceil((300,000 + 41,986,305 + 16,000 + 270,000) / 1000) = ceil(42,572.305) = 42,573 s (11.8 h).
+    // g3 duty cycle 10 %: 2793.472 / 0.1 = 27934.72 ms > 5 s margin -> rounded up to ChirpStack's 1 s scheduler
+    // grid: 28,000 ms. coded = ceil(1366 · 0.1) = 137; (1366 + 137) · 28,000 = 42,084,000 ms.
+    // ETA = ceil((300,000 + 42,084,000 + 16,000 + 270,000) / 1000) = 42,670 s (11.9 h).
     const p = plan('EU868');
-    expect(p).toMatchObject({ fragSize: 48, nbFrag: 1366, padding: 32, initialCoded: 137, dutyCycle: 0.1, fragmentIntervalMs: 27935, etaSeconds: 42573 });
+    expect(p).toMatchObject({ fragSize: 48, nbFrag: 1366, padding: 32, initialCoded: 137, dutyCycle: 0.1, fragmentIntervalMs: 28_000, etaSeconds: 42_670 });
     expect(p.fragmentAirtimeMs).toBeCloseTo(2793.472, 9);
   });
 });
@@ -209,10 +209,10 @@ describe('CN779', () => {
     expect(subBandFor('CN779', 786_000_000).dutyCycle).toBe(0.01);
     expect(() => subBandFor('CN779', 788_000_000)).toThrow(/^frequency:/);
     expect(regionDefaults('CN779')).toMatchObject({ rx2: { frequencyHz: 786_000_000, dr: 0 }, beacon: { frequencyHz: 785_000_000, dr: 3 }, pingSlot: { frequencyHz: 785_000_000, dr: 3 } });
-    // Same frame as EU868 DR0 (2793.472 ms) but 1 %: 279,347.2 ms -> 279,348 ms between fragments.
-    // (1366 + 137) · 279,348 = 419,860,044 ms; ETA = ceil((300,000 + 419,860,044 + 286,000) / 1000) = 420,447 s (4.9 days).
+    // Same frame as EU868 DR0 (2793.472 ms) but 1 %: 279,347.2 ms -> 280,000 ms between fragments (1 s grid).
+    // (1366 + 137) · 280,000 = 420,840,000 ms; ETA = ceil((300,000 + 420,840,000 + 286,000) / 1000) = 421,426 s (4.9 days).
     const p = plan('CN779');
-    expect(p).toMatchObject({ fragSize: 48, nbFrag: 1366, dutyCycle: 0.01, fragmentIntervalMs: 279_348, etaSeconds: 420_447 });
+    expect(p).toMatchObject({ fragSize: 48, nbFrag: 1366, dutyCycle: 0.01, fragmentIntervalMs: 280_000, etaSeconds: 421_426 });
     expect(p.warnings.join()).toMatch(/exceeds the longest TimeOut/);
   });
 });
@@ -225,7 +225,7 @@ describe('EU433', () => {
     expect(() => subBandFor('EU433', 868_100_000)).toThrow(/^frequency:/);
     expect(regionDefaults('EU433')).toMatchObject({ rx2: { frequencyHz: 434_665_000, dr: 0 }, beacon: { frequencyHz: 434_665_000, dr: 3 } });
     const p = plan('EU433');
-    expect(p).toMatchObject({ fragSize: 48, nbFrag: 1366, fragmentIntervalMs: 279_348, etaSeconds: 420_447 });
+    expect(p).toMatchObject({ fragSize: 48, nbFrag: 1366, fragmentIntervalMs: 280_000, etaSeconds: 421_426 });
   });
 });
 
@@ -377,7 +377,7 @@ describe('RU864', () => {
     expect(nTable('RU864', DR0_7, { repeaterCompatible: true })).toEqual(EU_N_REPEATER);
     expect(subBandFor('RU864', 869_100_000).dutyCycle).toBe(0.01);
     expect(regionDefaults('RU864')).toMatchObject({ rx2: { frequencyHz: 869_100_000, dr: 0 }, beacon: { frequencyHz: 869_100_000, dr: 3 }, pingSlot: { frequencyHz: 868_900_000, dr: 3 } });
-    expect(plan('RU864')).toMatchObject({ fragSize: 48, nbFrag: 1366, dutyCycle: 0.01, fragmentIntervalMs: 279_348, etaSeconds: 420_447 });
+    expect(plan('RU864')).toMatchObject({ fragSize: 48, nbFrag: 1366, dutyCycle: 0.01, fragmentIntervalMs: 280_000, etaSeconds: 421_426 });
   });
 });
 

@@ -36,8 +36,11 @@ export type Effect =
   | { kind: 'unicast'; devEui: string; pkg: PackageName; port: number; commands: AnyCommand[]; hex: string; retry: boolean }
   /** A fire-and-forget unicast answer (FragDataBlockReceivedAns) or a clean-up request on cancel. */
   | { kind: 'reply'; devEui: string; pkg: PackageName; port: number; commands: AnyCommand[]; hex: string }
-  /** Multicast DataFragment N of the group's block (the worker encodes it with the group's FEC encoder). */
-  | { kind: 'fragment'; group: GroupIndex; n: number }
+  /**
+   * Multicast DataFragment N of the group's block (the worker encodes it with the group's FEC encoder), to be
+   * dropped by ChirpStack if it has not left by `expiresAtMs` (absent: no expiry).
+   */
+  | { kind: 'fragment'; group: GroupIndex; n: number; expiresAtMs?: number }
   /** Multicast FragSessionStatusReq, asked at `at`. */
   | { kind: 'statusRequest'; group: GroupIndex; at: number; commands: AnyCommand[]; hex: string }
   /** Drop whatever ChirpStack still has queued for a device. */

@@ -7,6 +7,8 @@ import type { RegionName, RegionOptions } from '../codec/region.js';
 
 export const MAX_N = 16383;
 export const DATA_FRAGMENT_OVERHEAD = 3; // CID + Index&N
+/** ChirpStack's `network.scheduler.interval` (default 1 s): multicast rows leave on this grid. */
+export const SCHEDULER_INTERVAL_MS = 1000;
 
 export interface PlanInput {
   imageBytes: number;
@@ -24,7 +26,7 @@ export interface PlanInput {
   uplinkIntervalS: number;
   unicastRetries: number;
   rebootDelayS: number;
-  /** Minimum spacing ChirpStack keeps between Class C multicast items (`multicast_class_c_margin`, default 5 s). */
+  /** ChirpStack's `multicast_class_c_margin` (default 5 s): spacing of the gateway rows of Class C items. */
   classCMarginMs?: number;
   /** The network's 400 ms dwell-time limit (ChirpStack `dwell_time_400ms`, AS923/AU915; default off). */
   dwellTime?: boolean | undefined;
@@ -123,10 +125,14 @@ export function planCampaign(p: PlanInput): Plan {
     throw new PlanError('fragmentation.fragSize', `a ${fragSize}-byte fragment is ${fragmentAirtimeMs.toFixed(0)} ms on air at DR${p.dr}, over the ${dwell} ms dwell time of ${p.region}`);
   }
   const margin = p.classCMarginMs ?? 5000;
-  // Each gateway sends every fragment (DELAY scheduling: one after another) and keeps its own duty cycle.
+  // ChirpStack's rule (DELAY scheduling): an item's G gateway rows are queued one margin apart after the latest row
+  // still queued, so items are G x margin apart at best; each gateway sends every fragment once and keeps its own
+  // duty cycle (start to start: airtime / duty cycle), which ChirpStack does not apply but the gateway enforces by
+  // refusing the frame. The scheduler picks rows on a 1 s grid: with the duty-cycle spacing rounded up to whole
+  // scheduler intervals, fragments enqueued one interval apart also leave at least that far apart.
   const busyMs = p.gatewayCount * fragmentAirtimeMs;
-  const dutyMs = fragmentAirtimeMs / band.dutyCycle;
-  let fragmentIntervalMs = Math.max(busyMs, dutyMs, margin);
+  const dutyMs = band.dutyCycle < 1 ? Math.ceil(fragmentAirtimeMs / band.dutyCycle / SCHEDULER_INTERVAL_MS) * SCHEDULER_INTERVAL_MS : 0;
+  let fragmentIntervalMs = Math.max(fragmentAirtimeMs, dutyMs, p.groupType === 'C' ? p.gatewayCount * margin : 0);
   if (p.groupType === 'B') fragmentIntervalMs = Math.max(fragmentIntervalMs, 2 ** p.classBPeriodicity * 1000);
   fragmentIntervalMs = Math.max(fragmentIntervalMs, p.minFragmentIntervalMs ?? 0);
   fragmentIntervalMs = Math.ceil(fragmentIntervalMs);

@@ -3,6 +3,7 @@
  * planning the groups' sessions together when the set-up ends (they share the airtime of common gateways), and
  * each group's own session -> broadcast <-> status -> apply -> cleanup -> done, run on its own devices.
  */
+import { pace } from './pacing.js';
 import { createHash } from 'node:crypto';
 import { encodeCommands } from '../codec/frame.js';
 import { gpsToUnixMs, unixMsToGps } from '../codec/gpstime.js';
@@ -17,8 +18,8 @@ import { STAGES, type DeviceState, type Stage } from './model.js';
 import { checkApply, evaluateStatus } from './repair-round.js';
 import type { CampaignState, GroupState } from './state.js';
 
-/** Fragments enqueued ahead of the planner's schedule, so ChirpStack's queue never runs dry between steps. */
-export const LOOKAHEAD = 8;
+/** ChirpStack's default multicast_class_b_margin. */
+const CLASS_B_MARGIN_MS = 5000;
 
 /** The stages a group runs on its own. */
 const GROUP_STAGES: readonly Stage[] = ['session', 'broadcast', 'status', 'apply', 'cleanup'];
@@ -211,16 +212,22 @@ export function groupPacing(c: CampaignState, gi: number, now: number, nextStage
   // No multicast frame before the ChirpStack group is ready (its set-up is re-sent until it is).
   if (!g.ready) return { nextStage, delay };
   if (g.stage === 'broadcast') {
-    const b = g.broadcast;
-    const interval = g.plan.fragmentIntervalMs;
-    const dueN = b.startN + Math.floor(Math.max(0, now - b.startMs) / interval) + LOOKAHEAD;
-    for (let n = b.nextN; n <= Math.min(b.targetN, dueN); n++) effects.push({ kind: 'fragment', group: gi, n });
-    const lastDue = b.startMs + (b.targetN - b.startN) * interval;
-    if (b.nextN > b.targetN && now >= lastDue + interval) {
+    // One fragment when it is due, with an expiry (src/campaign/pacing.ts): ChirpStack's queue stays empty between
+    // fragments, so its Class C margin never spaces them closer than the plan.
+    // Class B: ChirpStack puts an item at the first ping slot after its Class B margin (5 s by default), so the
+    // expiry leaves room for the margin and one ping period (2^periodicity x 0.96 s) beyond the interval.
+    const params = groupParams(spec, g.key);
+    const expiryAfter = params.groupType === 'B'
+      ? g.plan.fragmentIntervalMs + CLASS_B_MARGIN_MS + 960 * 2 ** (params.classBPeriodicity ?? 0)
+      : g.plan.fragmentIntervalMs;
+    const p = pace(g.broadcast, g.plan.fragmentIntervalMs, now, expiryAfter);
+    g.broadcast = p.broadcast;
+    if (p.fragment) effects.push({ kind: 'fragment', group: gi, n: p.fragment.n, expiresAtMs: p.fragment.expiresAtMs });
+    if (p.finished) {
       nextStage = 'status';
       delete g.status.askedAt;
     }
-    delay = Math.min(uplinkMs / 2, (LOOKAHEAD / 2) * interval);
+    delay = Math.max(1, Math.min(uplinkMs / 2, p.nextDueMs - now));
   }
   if (g.stage === 'status' && g.status.askedAt === undefined && !nextStage) {
     // Every receiver answers (Participants = 1): the answers are the repair planner's input.

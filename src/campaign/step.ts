@@ -19,7 +19,6 @@ import { aggregateStage, assignGroups, groupDecision, groupSetUpEffects, groupPa
 export { machineContext, needsKeys, versionsOf, type DeviceAnswer } from './step-devices.js';
 export { report } from './step-end.js';
 
-export { LOOKAHEAD } from './step-groups.js';
 
 export interface StepInput {
   state: CampaignState;

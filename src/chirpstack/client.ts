@@ -9,7 +9,9 @@ import {
   MulticastGroupServiceClient,
   devicePb,
   deviceProfilePb,
+  msFromTimestamp,
   multicastPb,
+  timestampFromMs,
 } from './pb.js';
 import { type CallPolicy, type RetryLogger, type UnaryMethod, once, withRetry, logRetries, ChirpStackError } from './call.js';
 import {
@@ -31,6 +33,7 @@ import {
   type QueueItem,
 } from './types.js';
 import { isRegion } from '../codec/region.js';
+import { DEFAULT_CHIRPSTACK_VERSION, field14For, periodicityOf, type ChirpStackApiVersion } from './version.js';
 import { timeChirpstackCall } from '../obs/metrics.js';
 
 export interface ChirpStackClientOptions {
@@ -44,6 +47,8 @@ export interface ChirpStackClientOptions {
   onRetry?: (err: ChirpStackError, retryNo: number, delayMs: number) => void;
   /** Writes one structured line per retry (`chirpstack call retry`: rpc, attempt, code, delayMs). */
   logger?: RetryLogger;
+  /** ChirpStack version spoken (default 4.19): 4.12 reads MulticastGroup field 14 as class_b_ping_slot_nb_k. */
+  chirpstackVersion?: ChirpStackApiVersion;
 }
 
 export const DEFAULT_POLICY: CallPolicy = { deadlineMs: 10_000, retries: 5, backoffMs: 200, maxBackoffMs: 5_000 };
@@ -71,6 +76,7 @@ export class ChirpStackClient {
   private readonly metadata = new grpc.Metadata();
   readonly policy: CallPolicy;
   private readonly onRetry: ((err: ChirpStackError, retryNo: number, delayMs: number) => void) | undefined;
+  readonly chirpstackVersion: ChirpStackApiVersion;
 
   constructor(private readonly opts: ChirpStackClientOptions) {
     if (!opts.apiToken) throw new Error('apiToken: must not be empty');
@@ -88,6 +94,7 @@ export class ChirpStackClient {
     const log = opts.logger ? logRetries(opts.logger) : undefined;
     const hook = opts.onRetry;
     this.onRetry = log && hook ? (e, n, d) => (log(e, n, d), hook(e, n, d)) : (log ?? hook);
+    this.chirpstackVersion = opts.chirpstackVersion ?? DEFAULT_CHIRPSTACK_VERSION;
   }
 
   close(): void {
@@ -116,7 +123,8 @@ export class ChirpStackClient {
     g.setDr(spec.dr);
     g.setFrequency(spec.frequencyHz);
     g.setClassCSchedulingType(SCHEDULING.indexOf(spec.schedulingType ?? 'DELAY') as 0 | 1);
-    g.setClassBPingSlotPeriodicity(spec.pingSlotPeriodicity ?? 0);
+    // Field 14: the periodicity (v4.13+) or nb_k = 7 - periodicity (v4.12); meaningless for Class C groups.
+    g.setClassBPingSlotPeriodicity(spec.pingSlotPeriodicity !== undefined ? field14For(this.chirpstackVersion, spec.pingSlotPeriodicity) : 0);
     const req = new multicastPb.CreateMulticastGroupRequest();
     req.setMulticastGroup(g);
     const res = await this.call('MulticastGroupService.Create', this.mc, this.mc.create, req);
@@ -142,7 +150,7 @@ export class ChirpStackClient {
       dr: g.getDr(),
       frequencyHz: g.getFrequency(),
       schedulingType: SCHEDULING[g.getClassCSchedulingType()] ?? 'DELAY',
-      pingSlotPeriodicity: g.getClassBPingSlotPeriodicity(),
+      pingSlotPeriodicity: g.getGroupType() === 1 ? periodicityOf(this.chirpstackVersion, g.getClassBPingSlotPeriodicity()) : g.getClassBPingSlotPeriodicity(),
     };
   }
 
@@ -169,26 +177,39 @@ export class ChirpStackClient {
 
   /**
    * Enqueues one multicast frame and returns the f_cnt ChirpStack assigned. With `expectFCnt`, a different
-   * assignment is an error (the devices' [minMcFCnt, maxMcFCnt] window would reject it). If a failure hides
-   * whether the item landed, the queue is listed and a matching item (same fPort and data, and f_cnt if
-   * expected) is taken as the result instead of enqueuing twice.
+   * assignment is an error (the devices' [minMcFCnt, maxMcFCnt] window would reject it). `expiresAtMs` sets the
+   * item's `expires_at`: ChirpStack's scheduler drops it instead of sending it after that time.
+   *
+   * If a failure hides whether the item landed, the answer is looked up rather than enqueued twice. With
+   * `expectFCnt` the group's counter decides (GetMulticastGroup): past `expectFCnt` means the item landed with that
+   * f_cnt. The queue cannot tell, since ChirpStack deletes a row on the gateway's TX ack, about a second after it
+   * was scheduled. Without `expectFCnt` the queue is listed for an item with the same fPort and data (best effort).
+   * Either way the campaign must be the group's only writer.
    */
-  async enqueueMulticast(groupId: string, item: { fPort: number; data: Uint8Array; expectFCnt?: number }): Promise<number> {
+  async enqueueMulticast(groupId: string, item: { fPort: number; data: Uint8Array; expectFCnt?: number; expiresAtMs?: number }): Promise<number> {
     checkPort(item.fPort);
     const qi = new multicastPb.MulticastGroupQueueItem();
     qi.setMulticastGroupId(groupId);
     qi.setFPort(item.fPort);
     qi.setData(item.data);
     if (item.expectFCnt !== undefined) qi.setFCnt(item.expectFCnt);
+    if (item.expiresAtMs !== undefined) {
+      if (!Number.isFinite(item.expiresAtMs) || item.expiresAtMs < 0) throw new RangeError(`expiresAtMs: must be a time in ms, got ${item.expiresAtMs}`);
+      qi.setExpiresAt(timestampFromMs(item.expiresAtMs));
+    }
     const req = new multicastPb.EnqueueMulticastGroupQueueItemRequest();
     req.setQueueItem(qi);
     const landed = async () => {
-      const queue = await this.listMulticastQueue(groupId);
-      const hit = queue.find(
-        (q) => q.fPort === item.fPort && bytesEqual(q.data, item.data) && (item.expectFCnt === undefined || q.fCnt === item.expectFCnt),
-      );
-      if (!hit) return undefined;
       const res = new multicastPb.EnqueueMulticastGroupQueueItemResponse();
+      if (item.expectFCnt !== undefined) {
+        const g = await this.getMulticastGroup(groupId);
+        if (g.fCnt <= item.expectFCnt) return undefined;
+        res.setFCnt(item.expectFCnt);
+        return res;
+      }
+      const queue = await this.listMulticastQueue(groupId);
+      const hit = queue.find((q) => q.fPort === item.fPort && bytesEqual(q.data, item.data));
+      if (!hit) return undefined;
       res.setFCnt(hit.fCnt);
       return res;
     };
@@ -279,6 +300,7 @@ export class ChirpStackClient {
       applicationId: d.getApplicationId(),
       deviceProfileId: d.getDeviceProfileId(),
       classEnabled: DEVICE_CLASSES[res.getClassEnabled()] ?? 'CLASS_A',
+      ...(res.hasLastSeenAt() ? { lastSeenAtMs: msFromTimestamp(res.getLastSeenAt())! } : {}),
     };
   }
 

@@ -59,6 +59,8 @@ export interface DeviceInfo {
   applicationId: string;
   deviceProfileId: string;
   classEnabled: DeviceClass;
+  /** Last uplink ChirpStack received (`last_seen_at`), absent when never seen. */
+  lastSeenAtMs?: number;
 }
 
 export interface AppLayerParams {

@@ -12,6 +12,7 @@ interface WorkerFlags {
   chirpstackToken?: string;
   chirpstackTokenFile?: string;
   chirpstackTls?: boolean;
+  chirpstackVersion?: string;
   mqtt?: string;
   application?: string;
   httpPort?: string;
@@ -38,6 +39,7 @@ export function register(program: Command): void {
     .option('--chirpstack <host:port>', 'ChirpStack gRPC API (env CHIRPSTACK_API)', process.env.CHIRPSTACK_API ?? '127.0.0.1:8080')
     .option('--chirpstack-token-file <file>', 'file holding the ChirpStack API token (or env CHIRPSTACK_API_TOKEN)')
     .option('--chirpstack-tls', 'TLS to ChirpStack with the system root certificates (env CHIRPSTACK_TLS=1)')
+    .option('--chirpstack-version <version>', 'ChirpStack version (4.12 writes the Class B ping-slot field as nb_k; env CHIRPSTACK_VERSION, default 4.19)')
     .option('--mqtt <url>', 'MQTT broker of the ChirpStack MQTT integration (env MQTT_URL)')
     .option('--application <id>', 'only this ChirpStack application\'s uplinks (env CHIRPSTACK_APPLICATION_ID)')
     .option('--http-port <port>', 'listen for the ChirpStack HTTP integration on this port (env HTTP_INTEGRATION_PORT)')
@@ -51,6 +53,9 @@ export function register(program: Command): void {
     .action(async (o: WorkerFlags) => {
       refuseTokenFlag(o.chirpstackToken, '--chirpstack-token', CHIRPSTACK_TOKEN);
       const token = requireSecret(CHIRPSTACK_TOKEN, o.chirpstackTokenFile);
+      const { parseChirpStackVersion } = await import('../chirpstack/version.js');
+      const versionText = o.chirpstackVersion ?? process.env.CHIRPSTACK_VERSION;
+      const chirpstackVersion = versionText !== undefined ? parseChirpStackVersion(versionText, o.chirpstackVersion !== undefined ? 'chirpstack-version' : 'CHIRPSTACK_VERSION') : undefined;
       const httpPort = o.httpPort ?? process.env.HTTP_INTEGRATION_PORT;
       const metricsPortText = o.metricsPort ?? process.env.LORAFUOTA_METRICS_PORT;
       const metricsPort = metricsPortText !== undefined ? positiveInt('metrics-port', metricsPortText, 65535) : undefined;
@@ -70,6 +75,7 @@ export function register(program: Command): void {
         chirpstackTarget: o.chirpstack,
         chirpstackToken: token,
         chirpstackTls: o.chirpstackTls ?? env.chirpstackTls ?? false,
+        ...(chirpstackVersion ? { chirpstackVersion } : {}),
         mqttUrl: o.mqtt ?? process.env.MQTT_URL,
         applicationId: o.application ?? process.env.CHIRPSTACK_APPLICATION_ID,
         httpPort: httpPort !== undefined ? positiveInt('http-port', httpPort, 65535) : undefined,

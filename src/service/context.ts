@@ -13,6 +13,7 @@ import { ScaledClock, systemClock, type Clock } from '../codec/clock.js';
 import { CampaignStore } from '../store/campaign-store.js';
 import { campaignQueue, connectionFromUrl, redisUrl } from '../store/queue.js';
 import { RedisHealth } from '../store/redis-health.js';
+import { parseChirpStackVersion, type ChirpStackApiVersion } from '../chirpstack/version.js';
 
 export interface WorkerContext {
   store: CampaignStore;
@@ -38,6 +39,8 @@ export interface WorkerConfig {
   chirpstackToken: string;
   /** TLS to ChirpStack with the system's root certificates (default plaintext). */
   chirpstackTls?: boolean;
+  /** ChirpStack version spoken (CHIRPSTACK_VERSION; default 4.19): 4.12 writes MulticastGroup field 14 as nb_k. */
+  chirpstackVersion?: ChirpStackApiVersion | undefined;
   /** Simulated clock shared with the simulator: {startMs, speedup, wallStartMs}. */
   clock?: { startMs: number; speedup: number; wallStartMs: number } | undefined;
   /** Follow the virtual time a simulation keeps in Redis under `prefix` (simulations only). */
@@ -54,6 +57,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerConfi
     chirpstackTarget: env.CHIRPSTACK_API ?? '127.0.0.1:8080',
     chirpstackToken: env.CHIRPSTACK_API_TOKEN ?? '',
     chirpstackTls: env.CHIRPSTACK_TLS === '1' || env.CHIRPSTACK_TLS === 'true',
+    ...(env.CHIRPSTACK_VERSION ? { chirpstackVersion: parseChirpStackVersion(env.CHIRPSTACK_VERSION, 'CHIRPSTACK_VERSION') } : {}),
     clock,
     virtualTime: env.LORAFUOTA_VIRTUAL_TIME === '1' || env.LORAFUOTA_VIRTUAL_TIME === 'true',
     logLevel: env.LOG_LEVEL ?? 'info',
@@ -68,7 +72,7 @@ export function createContext(cfg: WorkerConfig): WorkerContext {
   health.attach(redis, 'store');
   const store = new CampaignStore(redis, cfg.prefix);
   const queue = health.attachBull(campaignQueue(connectionFromUrl(cfg.redisUrl), cfg.prefix), 'queue');
-  const chirpstack = new ChirpStackClient({ target: cfg.chirpstackTarget, apiToken: cfg.chirpstackToken || 'unset', tls: cfg.chirpstackTls ?? false, logger: log });
+  const chirpstack = new ChirpStackClient({ target: cfg.chirpstackTarget, apiToken: cfg.chirpstackToken || 'unset', tls: cfg.chirpstackTls ?? false, logger: log, ...(cfg.chirpstackVersion ? { chirpstackVersion: cfg.chirpstackVersion } : {}) });
   const scaled = cfg.clock ? new ScaledClock(cfg.clock.startMs, cfg.clock.speedup, cfg.clock.wallStartMs) : undefined;
   return {
     store,

@@ -60,6 +60,9 @@ export interface SimulationOptions {
   repeaterCompatible?: boolean;
   /** Accept a second AddDevice/AddGateway of a member (default false: ChirpStack answers INTERNAL duplicate key). */
   acceptDuplicateMembers?: boolean;
+  /** The 1.0.x device profile has supports_class_c (default false: ChirpStack v4.19 would make those devices class C at
+   *  join and send their unicast items at once, while the devices listen as class A between sessions). */
+  profileClassC?: boolean;
   /** Device class enabled at join (default: as ChirpStack v4.19 does, class C for 1.0.x devices of a class C profile). */
   classAtJoin?: 'CLASS_A' | 'CLASS_C';
   uplinkIntervalMs?: number;
@@ -132,7 +135,7 @@ export async function assembleSimulation(o: SimulationOptions): Promise<Simulati
   });
   const applicationId = chirpstack.createApplication(o.applicationName ?? 'lorafuota-sim');
   const deviceProfiles = {
-    '1.0.3': chirpstack.createDeviceProfile({ name: 'sim-1.0.3-class-b-c', macVersion: '1.0.3', supportsClassB: true, supportsClassC: true }),
+    '1.0.3': chirpstack.createDeviceProfile({ name: 'sim-1.0.3', macVersion: '1.0.3', supportsClassB: true, supportsClassC: o.profileClassC ?? false }),
     '1.1.0': chirpstack.createDeviceProfile({ name: 'sim-1.1-class-b-c', macVersion: '1.1.0', supportsClassB: true, supportsClassC: true }),
   };
   const interval = o.uplinkIntervalMs ?? 60_000;

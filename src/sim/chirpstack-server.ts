@@ -73,6 +73,8 @@ export interface SimDeviceRecord {
   queue: SimDeviceQueueItem[];
   /** Gateways that heard the last uplink (ChirpStack's device gateway rx-info history). */
   lastGateways: string[];
+  /** ChirpStack's `last_seen_at` (the last heard uplink), absent when never heard. */
+  lastSeenAtMs?: number;
 }
 
 export interface SimDeviceQueueItem extends QueueItem {
@@ -549,6 +551,7 @@ export class SimChirpStack {
         const res = new pb.GetDeviceResponse();
         res.setDevice(dev);
         res.setClassEnabled(DEVICE_CLASSES.indexOf(d.classEnabled) as 0);
+        if (d.lastSeenAtMs !== undefined) res.setLastSeenAt(timestampFromMs(d.lastSeenAtMs));
         return res;
       }),
       getKeys: this.unary('Device.GetKeys', (req: InstanceType<typeof pb.GetDeviceKeysRequest>, key) => {

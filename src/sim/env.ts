@@ -113,12 +113,8 @@ export async function startSimEnv(o: SimEnvOptions): Promise<SimEnv> {
     applicationName: 'lorafuota-demo',
     ...(o.mqttUrl ? { mqttUrl: o.mqttUrl } : { httpUrls: [`http://127.0.0.1:${httpPort}/`] }),
     classCMarginMs,
-    // Kinder than ChirpStack v4.19 where the service does not cope yet (docs/sim.md "Fidelity"): duplicate members
-    // accepted, no duty cycle enforced by the gateway, devices class A at join, a GNSS gateway.
-    acceptDuplicateMembers: true,
-    gatewayDutyCycle: false,
-    gatewayGps: true,
-    classAtJoin: 'CLASS_A',
+    // ChirpStack v4.19 as it is (docs/sim.md "Fidelity"): duplicate members refused, a gateway without GPS that
+    // enforces its duty cycle, 1.0.x devices class A between sessions (a profile without supports_class_c).
     time: o.time,
     ...(o.log ? { log: o.log } : {}),
   });
@@ -129,7 +125,7 @@ export async function startSimEnv(o: SimEnvOptions): Promise<SimEnv> {
     publicKeys: [formatPublicKeyFile(trusted)],
     deviceClass: DEVICE_CLASS,
     devices: sim.provisioning.devices.map((d) => ({ devEui: d.devEui, lorawan: d.lorawan })),
-    multicast: { groupType: 'C', region: 'EU868', dr: 5, frequencyHz: 869_525_000, classCMarginMs, mcAddr: mcAddrForSeed(o.seed) },
+    multicast: { groupType: 'C', region: 'EU868', dr: 5, frequencyHz: 869_525_000, classCMarginMs, mcAddr: mcAddrForSeed(o.seed), gatewayIds: sim.provisioning.gatewayIds },
     fragmentation: { ts004Version: 1, initialRedundancyPercent: 10, maxRedundancyPercent: 250, blockAckDelay: 0, maxRepairRounds: 12 },
     timing: { uplinkIntervalS: uplinkIntervalMs / 1000, unicastRetries: 8, rebootDelayS: 30 },
   };

@@ -283,6 +283,7 @@ export class SimNetwork {
         this.uplinkStats.heard++;
         const known = rec.lastGateways;
         if (known.length !== hearing.length || hearing.some((g, i) => known[i] !== g.gatewayId)) rec.lastGateways = hearing.map((g) => g.gatewayId);
+        rec.lastSeenAtMs = at + toa;
         this.emitUplink(rec, fCnt, up.fPort, up.data, dr, at + toa, hearing[0]!);
         this.classADownlink(d, at + toa);
         this.classC.poke(devEui, at + toa);

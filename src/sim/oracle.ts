@@ -19,7 +19,9 @@ export interface OracleInput {
 /** Returns the oracle count, and per device the number of sent fragments after which it could decode. */
 export function oracleFragments(o: OracleInput): { oracle: number; perDevice: Map<string, number> } {
   const enc = createFecEncoder(o.image, { fragSize: o.fragSize, rule: o.rule });
-  const frags = o.record.sent.filter((f) => f.fragN !== undefined);
+  // A fragment sent by several gateways (one queue row each) is one fragment: count each f_cnt once.
+  const seen = new Set<number>();
+  const frags = o.record.sent.filter((f) => f.fragN !== undefined && !seen.has(f.fCnt) && seen.add(f.fCnt));
   const decoder = new FragDecoder({ maxNbFrag: enc.nbFrag, maxFragSize: o.fragSize, maxLost: enc.nbFrag });
   const perDevice = new Map<string, number>();
   let oracle = 0;

@@ -7,7 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { prepareCampaign } from '../../src/service/submit.js';
 import { rootKeyFor } from '../../src/chirpstack/keys.js';
+import { isAlreadyMember } from '../../src/chirpstack/errors.js';
 import { profileWarnings } from '../../src/chirpstack/profile-check.js';
+import { silentLossCheck } from '../../src/campaign/group-check.js';
+import { duplicateKey } from '../../src/sim/chirpstack-errors.js';
 import type { Effect } from '../../src/campaign/effects.js';
 import { onGroupCreated, onGroupReady, onMulticastLanded } from '../../src/campaign/landing.js';
 import { onLanded } from '../../src/campaign/device-machine.js';
@@ -35,6 +38,8 @@ import { parseCampaignState } from '../../src/store/campaign-state.js';
 import { appTimeAnswer } from '../../src/service/uplinks.js';
 
 export const T0 = Date.parse('2026-01-05T00:00:00Z');
+/** The simulated gateways, in order (the first is the simulator's default gateway). */
+export const HARNESS_GATEWAYS = ['0016c001f153a14c', '0016c001f153a14d', '0016c001f153a14e'];
 const DEVICE_CLASS = 'harness-sensor-v1';
 
 export interface HarnessOptions {
@@ -48,6 +53,18 @@ export interface HarnessOptions {
   spec?: (s: CampaignSpecInput) => CampaignSpecInput;
   /** Wraps simulated devices (fault injection: deaf, late). */
   wrap?: (d: SimulatedDevice, i: number) => SimulatedDevice;
+  /** Simulated ChirpStack gateways (default 2, all named in the spec's multicast.gatewayIds). */
+  gateways?: number;
+  /** Name the gateways in the spec (default true); false leaves the choice to ChirpStack (devices' last uplinks). */
+  namedGateways?: boolean;
+  /** ChirpStack `multicast_class_c_margin` (default 5000 ms, ChirpStack's default), also given to the planner. */
+  marginMs?: number;
+  /** ChirpStack version modelled (default 4.19). */
+  chirpstackVersion?: '4.12' | '4.19';
+  /** ChirpStack region config `repeater_compatible` (default false), also given to the planner. */
+  repeaterCompatible?: boolean;
+  /** Device profile `supports_class_c` (default false: class A between sessions, as the service advises). */
+  profileClassC?: boolean;
   /** Where heard uplinks go instead of the harness's own intake (to drive the real worker shell). */
   uplinks?: (u: { devEui: string; fPort: number; fCnt: number; data: Uint8Array; timeMs: number }) => void;
 }
@@ -89,6 +106,8 @@ export class PipelineHarness {
   readonly image: Uint8Array;
   readonly spec: CampaignSpecInput;
   steps = 0;
+  /** AddDevice / AddGateway calls answered "already a member". */
+  duplicateMembers = 0;
   private answers: DeviceAnswer[] = [];
   private seq = 0;
   private readonly encoders = new Map<number, FecEncoder>();
@@ -101,10 +120,17 @@ export class PipelineHarness {
     const firmware = new Uint8Array(o.imageBytes ?? 4096);
     for (let i = 0; i < firmware.length; i++) firmware[i] = rng.int(255);
     this.image = signImage(firmware, { key, version: '1.1.0', deviceClass: DEVICE_CLASS });
-    // Until the service copes with them: duplicate members accepted, no gateway duty cycle, class A devices.
-    this.cs = new SimChirpStack({ acceptDuplicateMembers: true, gateways: [{ gatewayId: '0016c001f153a14c', region: 'EU868', enforceDutyCycle: false, gps: true }] });
+    // ChirpStack as it is (v4.19 defaults): duplicate members refused, gateways without GPS that enforce their duty
+    // cycle, 5 s Class C margin, devices class A between sessions (their profile without supports_class_c).
+    const gatewayIds = HARNESS_GATEWAYS.slice(0, o.gateways ?? 2);
+    const marginMs = o.marginMs ?? 5000;
+    this.cs = new SimChirpStack({
+      version: o.chirpstackVersion ?? '4.19',
+      repeaterCompatible: o.repeaterCompatible ?? false,
+      gateways: gatewayIds.map((gatewayId) => ({ gatewayId, region: 'EU868' as const })),
+    });
     const applicationId = this.cs.createApplication('harness');
-    const profileId = this.cs.createDeviceProfile({ name: 'fuota-class-c', macVersion: '1.0.3', supportsClassC: true });
+    const profileId = this.cs.createDeviceProfile({ name: 'fuota', macVersion: '1.0.3', supportsClassC: o.profileClassC ?? false });
     const specs = makeFleetSpecs({
       count: o.devices,
       seed: o.seed,
@@ -118,7 +144,7 @@ export class PipelineHarness {
       maxLost: 320,
     });
     for (const s of specs) {
-      this.cs.createDevice({ devEui: s.devEui, applicationId, deviceProfileId: profileId, keys: { nwkKey: '00'.repeat(16), appKey: '', genAppKey: Buffer.from(s.rootKey).toString('hex') }, classEnabled: 'CLASS_A' });
+      this.cs.createDevice({ devEui: s.devEui, applicationId, deviceProfileId: profileId, keys: { nwkKey: '00'.repeat(16), appKey: '', genAppKey: Buffer.from(s.rootKey).toString('hex') } });
       this.stacks.set(s.devEui, s.profile === 'loramac-node' ? 'loramac-node' : `lbm-v${s.versions.ts004}`);
     }
     this.sim = specs.map((s) => createSimDevice(s, o.seed));
@@ -129,7 +155,7 @@ export class PipelineHarness {
       chirpstack: this.cs,
       radio: new Radio({ seed: o.seed, loss: o.loss, model: 'uniform', badFraction: 0.1, badFactor: 2, silentFraction: 0 }),
       out: { emit: (e) => (o.uplinks ? o.uplinks(e) : this.uplink(e.devEui, e.fPort, e.data, e.timeMs)) },
-      classCMarginMs: 2000,
+      classCMarginMs: marginMs,
     });
     const base: CampaignSpecInput = {
       name: 'harness',
@@ -138,7 +164,10 @@ export class PipelineHarness {
       publicKeys: [formatPublicKeyFile(trusted)],
       deviceClass: DEVICE_CLASS,
       devices: specs.map((s) => ({ devEui: s.devEui, lorawan: s.lorawan })),
-      multicast: { groupType: 'C', region: 'EU868', dr: 5, frequencyHz: 869_525_000, classCMarginMs: 2000 },
+      multicast: {
+        groupType: 'C', region: 'EU868', dr: 5, frequencyHz: 869_525_000, classCMarginMs: marginMs, repeaterCompatible: o.repeaterCompatible ?? false,
+        ...(o.namedGateways === false ? { gatewayCount: gatewayIds.length } : { gatewayIds }),
+      },
       fragmentation: { ts004Version: 1, initialRedundancyPercent: 10, maxRedundancyPercent: 250, blockAckDelay: 0, maxRepairRounds: 12 },
       timing: { uplinkIntervalS: 60, unicastRetries: 8, rebootDelayS: 30 },
     };
@@ -242,8 +271,28 @@ export class PipelineHarness {
       }
       case 'fillGroup': {
         const g = cs.groups.get(this.state.groups[e.group]!.groupId!)!;
-        for (const eui of e.devEuis) g.devices.add(eui);
-        for (const gw of e.gatewayIds) g.gateways.add(gw);
+        // As AddDevice / AddGateway answer: a member already in is ChirpStack's INTERNAL "duplicate key", which the
+        // service recognises as success (src/chirpstack/errors.ts).
+        const add = (set: Set<string>, id: string, constraint: string) => {
+          try {
+            if (set.has(id) && !cs.acceptDuplicateMembers) throw duplicateKey(constraint);
+            set.add(id);
+          } catch (err) {
+            if (!isAlreadyMember(err)) throw err;
+            this.duplicateMembers++;
+          }
+        };
+        for (const eui of e.devEuis) add(g.devices, eui, 'multicast_group_device_pkey');
+        for (const gw of e.gatewayIds) add(g.gateways, gw, 'multicast_group_gateway_pkey');
+        const check = silentLossCheck(e.gatewayIds, e.devEuis.map((eui) => ({ devEui: eui, lastSeenAtMs: cs.devices.get(eui)?.lastSeenAtMs })));
+        if (check.warning) this.events.push({ type: 'warning', warning: check.warning });
+        if (check.refuse) {
+          cs.groups.delete(g.id);
+          this.state = { ...this.state, stage: 'failed', error: check.refuse };
+          this.stages.push('failed');
+          this.released = true;
+          return;
+        }
         this.state = onGroupReady(this.state, g.fCnt, this.now, e.group);
         return;
       }
@@ -269,7 +318,8 @@ export class PipelineHarness {
           if (!enc) this.encoders.set(e.group, (enc = createFecEncoder(this.image, { fragSize: grp.plan.fragSize, rule: grp.ruleVersion })));
           data = encodeDataFragment(this.state.spec.fragmentation.fragIndex, e.n, enc.fragment(e.n));
         } else data = Buffer.from(e.hex, 'hex');
-        const fCnt = cs.enqueueMulticast(g.id, { fPort: this.state.spec.ports.ts004, data });
+        const expiresAtMs = e.kind === 'fragment' ? e.expiresAtMs : undefined;
+        const fCnt = cs.enqueueMulticast(g.id, { fPort: this.state.spec.ports.ts004, data, ...(expiresAtMs !== undefined ? { expiresAtMs } : {}) });
         this.state = onMulticastLanded(this.state, e.kind === 'fragment' ? { kind: 'frag', n: e.n } : { kind: 'status', at: e.at }, fCnt, e.group);
         return;
       }
@@ -324,9 +374,20 @@ export class PipelineHarness {
     this.net.advanceTo(this.now);
   }
 
-  /** Fragment numbers that went on air, in order. */
+  /** Fragment numbers that went on air, in order, each f_cnt once (however many gateways sent it). */
   fragmentsOnAir(): number[] {
+    const seen = new Set<number>();
+    return this.fragmentSends().filter((f) => !seen.has(f.fCnt) && seen.add(f.fCnt)).map((f) => f.fragN!);
+  }
+
+  /** Every gateway transmission of a DataFragment: { fCnt, fragN, atMs, gatewayId }. */
+  fragmentSends(gatewayId?: string): { fCnt: number; fragN?: number; atMs: number; gatewayId: string }[] {
     const rec = this.net.lossRecord().find((g) => g.sent.some((f) => f.fragN !== undefined));
-    return rec ? rec.sent.filter((f) => f.fragN !== undefined).map((f) => f.fragN!) : [];
+    return rec ? rec.sent.filter((f) => f.fragN !== undefined && (gatewayId === undefined || f.gatewayId === gatewayId)) : [];
+  }
+
+  /** The multicast group's loss record (sent, discarded, expired, rejected frames). */
+  groupRecord(): ReturnType<SimNetwork['lossRecord']>[number] | undefined {
+    return this.net.lossRecord().find((g) => g.sent.some((f) => f.fragN !== undefined)) ?? this.net.lossRecord()[0];
   }
 }

@@ -10,7 +10,7 @@ import { PipelineHarness, type HarnessOptions } from './pipeline-harness.js';
 export const EU_GATEWAY = '0016c001f153a14c';
 
 export interface SplitFleetOptions extends HarnessOptions {
-  gateways?: { gatewayId: string; region: RegionName; gps?: boolean; enforceDutyCycle?: boolean }[];
+  extraGateways?: { gatewayId: string; region: RegionName; gps?: boolean; enforceDutyCycle?: boolean }[];
   profiles: Record<string, Partial<Omit<SimDeviceProfile, 'id' | 'name'>>>;
   /** Profile name of device i (whose firmware stack is `stack`). */
   profileOf: (i: number, stack: string) => string;
@@ -20,7 +20,7 @@ export interface SplitFleetOptions extends HarnessOptions {
 
 export function splitFleetHarness(o: SplitFleetOptions): { h: PipelineHarness; profileOf: Map<string, string> } {
   const h = new PipelineHarness(o);
-  for (const gw of o.gateways ?? []) h.cs.createGateway({ gps: true, enforceDutyCycle: false, ...gw });
+  for (const gw of o.extraGateways ?? []) h.cs.createGateway({ gps: true, enforceDutyCycle: false, ...gw });
   if (o.dwellTime) h.cs.dwellTime = true;
   const ids = new Map<string, string>();
   for (const [name, p] of Object.entries(o.profiles)) ids.set(name, h.cs.createDeviceProfile({ name, macVersion: '1.0.3', ...p }));

@@ -9,8 +9,9 @@
  * - everything else (flushes, group deletion, clean-up replies, the release) is written as intents (`fx`) in the
  *   step's write and carried out again by the next step if the worker died before clearing them.
  */
-import { status as grpcStatus } from '@grpc/grpc-js';
+import { isAlreadyMember, isMaybeGone, isNotFound } from '../../chirpstack/errors.js';
 import { profileWarnings } from '../../chirpstack/profile-check.js';
+import { silentLossCheck } from '../../campaign/group-check.js';
 import { onLanded } from '../../campaign/device-machine.js';
 import type { Effect } from '../../campaign/effects.js';
 import { onGroupCreated, onGroupReady, onMulticastIntent, onMulticastLanded } from '../../campaign/landing.js';
@@ -67,17 +68,68 @@ export function firstPending(effects: readonly Effect[], group?: number): { pend
   return undefined;
 }
 
-function isAlreadyExists(e: unknown): boolean {
-  const code = (e as { code?: number }).code;
-  return code === grpcStatus.ALREADY_EXISTS || /already exists/i.test(String((e as Error).message));
-}
-
+/** Adding a member that is already in (ChirpStack: INTERNAL "duplicate key", see src/chirpstack/errors.ts) is success. */
 async function tolerateExisting(fn: () => Promise<void>): Promise<void> {
   try {
     await fn();
   } catch (e) {
-    if (!isAlreadyExists(e)) throw e;
+    if (!isAlreadyMember(e)) throw e;
   }
+}
+
+/**
+ * Whether a failed call on the campaign's own group means the group is gone. NOT_FOUND says so; a tenant-scoped key
+ * gets UNAUTHENTICATED with an empty message instead, which a key that lost its rights would get too: it is taken
+ * as "gone" only when the same key still reads one of the campaign's devices (the group was created by this key in
+ * that device's application, so the key may see it if it exists). Anything else is thrown: no loop on a group that
+ * is still there.
+ */
+async function groupGone(run: Run, err: unknown): Promise<boolean> {
+  if (isNotFound(err)) return true;
+  if (!isMaybeGone(err)) return false;
+  const probe = run.state.spec.devices[0]?.devEui;
+  if (!probe) return false;
+  try {
+    await run.ctx.chirpstack.getDevice(probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Deletes the campaign's group, flushing its queue first; a group already gone (by meaning, see groupGone) is success. */
+async function deleteGroup(run: Run, groupId: string): Promise<void> {
+  const cs = run.ctx.chirpstack;
+  let queued: unknown[];
+  try {
+    queued = await cs.listMulticastQueue(groupId);
+  } catch (err) {
+    if (await groupGone(run, err)) return; // deleted by an earlier attempt
+    throw err;
+  }
+  // A group is never deleted with fragments still queued: flush first (they could not be sent after the session).
+  if (queued.length) {
+    run.ctx.log.info({ campaign: run.id, queued: queued.length }, 'flushing multicast queue before delete');
+    await cs.flushMulticastQueue(groupId);
+  }
+  try {
+    await cs.deleteMulticastGroup(groupId);
+  } catch (err) {
+    if (!(await groupGone(run, err))) throw err;
+  }
+}
+
+/** Wall-clock time allowed for the enqueue call to reach ChirpStack and for the clocks of the two hosts to differ. */
+export const EXPIRY_ALLOWANCE_WALL_MS = 250;
+
+/**
+ * The `expires_at` of a fragment the step wants gone one interval after `stepExpiresAt - interval`: counted from
+ * the enqueue itself (the step's time plus what the step took so far), plus an allowance for the call's latency and
+ * clock skew, in wall time (on a scaled simulation clock a few wall milliseconds are seconds of simulated time).
+ */
+function expiryOf(run: Run, stepExpiresAt: number): number {
+  const simPerWallMs = 1000 / Math.max(1e-6, run.ctx.wallDelay(1000));
+  return stepExpiresAt + Math.max(0, run.ctx.clock.now() - run.now) + EXPIRY_ALLOWANCE_WALL_MS * simPerWallMs;
 }
 
 /** Carries out the effects in order; consecutive effects of one kind run concurrently. */
@@ -130,6 +182,24 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
         const groupId = g(e.group).groupId!;
         await pMap(e.devEuis, 16, (eui) => tolerateExisting(() => cs.addDeviceToMulticastGroup(groupId, eui)));
         await pMap(e.gatewayIds, 4, (gw) => tolerateExisting(() => cs.addGatewayToMulticastGroup(groupId, gw)));
+        if (e.gatewayIds.length === 0) {
+          // No gateways of its own: ChirpStack sends through the gateways that heard the members last, and stores
+          // nothing (while advancing f_cnt) when none did. Refuse before any fragment rather than lose them all.
+          const seen: { devEui: string; lastSeenAtMs?: number | undefined }[] = [];
+          await pMap(e.devEuis, 16, async (eui) => void seen.push({ devEui: eui, lastSeenAtMs: (await cs.getDevice(eui)).lastSeenAtMs }));
+          const check = silentLossCheck(e.gatewayIds, seen);
+          if (check.warning) await save(run, { events: [{ type: 'warning', warning: check.warning }] });
+          if (check.refuse) {
+            // Failed, with the group's deletion and the release as intents of the same write: a worker that dies
+            // after it finishes them in the next step instead of re-running the group stage on a deleted group.
+            const fx: Effect[] = [{ kind: 'deleteGroup', group: e.group, groupId }, { kind: 'release' }];
+            run.state = { ...run.state, stage: 'failed', error: check.refuse };
+            await save(run, { intents: JSON.stringify(fx) });
+            await carryOut(run, fx);
+            await save(run, { intents: null });
+            return;
+          }
+        }
         const info = await cs.getMulticastGroup(groupId);
         run.state = onGroupReady(run.state, info.fCnt, run.now, e.group);
         await save(run, { stageExtra: { groupId } });
@@ -187,7 +257,8 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
             : e.kind === 'statusRequest'
               ? Buffer.from(e.hex, 'hex')
               : new Uint8Array(0);
-        const fCnt = await cs.enqueueMulticast(grp.groupId!, { fPort: port, data, expectFCnt: grp.mcFCnt });
+        const expiresAtMs = e.kind === 'fragment' && e.expiresAtMs !== undefined ? expiryOf(run, e.expiresAtMs) : undefined;
+        const fCnt = await cs.enqueueMulticast(grp.groupId!, { fPort: port, data, expectFCnt: grp.mcFCnt, ...(expiresAtMs !== undefined ? { expiresAtMs } : {}) });
         run.state = onMulticastLanded(run.state, pending, fCnt, gi);
         // The group's next frame's intent goes with this one's result.
         const following = firstPending([...batch.slice(k + 1), ...rest], gi);
@@ -202,26 +273,7 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
       });
       return;
     case 'deleteGroup':
-      for (const e of batch) {
-        if (e.kind !== 'deleteGroup') continue;
-        let queued: unknown[];
-        try {
-          queued = await cs.listMulticastQueue(e.groupId);
-        } catch (err) {
-          if ((err as { code?: number }).code === grpcStatus.NOT_FOUND) continue; // deleted by an earlier attempt
-          throw err;
-        }
-        // A group is never deleted with fragments still queued: flush first (they could not be sent after the session).
-        if (queued.length) {
-          ctx.log.info({ campaign: run.id, queued: queued.length }, 'flushing multicast queue before delete');
-          await cs.flushMulticastQueue(e.groupId);
-        }
-        try {
-          await cs.deleteMulticastGroup(e.groupId);
-        } catch (err) {
-          if ((err as { code?: number }).code !== grpcStatus.NOT_FOUND) throw err;
-        }
-      }
+      for (const e of batch) if (e.kind === 'deleteGroup') await deleteGroup(run, e.groupId);
       return;
     case 'release':
       await ctx.store.release(run.id);
