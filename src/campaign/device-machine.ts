@@ -406,3 +406,14 @@ export function onCancel(s: DeviceState, now: number): Transition {
   const { o: _o, ...rest } = s;
   return transition(s, { ...rest, s: 'Cancelled', r: 'campaign cancelled', p: 'final', t: now });
 }
+
+/**
+ * ChirpStack does not know the device (NOT_FOUND) or refused a call about it: the device fails alone and gets no
+ * more requests (none could reach it). A device that already has a final status keeps it.
+ */
+export function onDeviceMissing(s: DeviceState, reason: string, now: number): Transition {
+  if (s.p === 'final') return { state: s };
+  const { o: _o, ...rest } = s;
+  const status = s.s === 'Pending' ? 'DeviceNotFound' : s.s;
+  return transition(s, { ...rest, s: status, r: s.s === 'Pending' ? reason : (s.r ?? reason), p: 'final', t: now });
+}

@@ -2,6 +2,8 @@
  * Folding the results of carried-out effects back into the campaign state (pure). The worker calls these after
  * each side effect and writes the result; the test harness does the same against the simulated network.
  */
+import { onDeviceMissing } from './device-machine.js';
+import type { DeviceState } from './model.js';
 import type { McPending, CampaignState } from './state.js';
 
 function withGroup(s: CampaignState, f: (g: CampaignState['groups'][0]) => CampaignState['groups'][0]): CampaignState {
@@ -51,4 +53,26 @@ export function settleMulticast(s: CampaignState, groupFCnt: number): { state: C
   if (groupFCnt > g.mcFCnt) return { state: onMulticastLanded(s, g.mcPending, groupFCnt - 1), landed: true };
   const { mcPending: _p, ...rest } = g;
   return { state: { ...s, groups: [rest] }, landed: false };
+}
+
+/**
+ * Devices ChirpStack refused (NOT_FOUND, or another per-device error) while an effect was carried out: each fails
+ * alone with the reason; the campaign goes on with the others. Returns the changed records and their events.
+ */
+export function onDevicesMissing(
+  devices: ReadonlyMap<string, DeviceState>,
+  missing: ReadonlyMap<string, string>,
+  now: number,
+): { devices: Map<string, DeviceState>; events: Record<string, unknown>[] } {
+  const changed = new Map<string, DeviceState>();
+  const events: Record<string, unknown>[] = [];
+  for (const [eui, reason] of missing) {
+    const st = devices.get(eui);
+    if (!st) continue;
+    const t = onDeviceMissing(st, reason, now);
+    if (t.state === st) continue;
+    changed.set(eui, t.state);
+    if (t.event) events.push({ ...t.event, devEui: eui });
+  }
+  return { devices: changed, events };
 }

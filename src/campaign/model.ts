@@ -33,6 +33,12 @@ export const DEVICE_STATUSES = [
   'MICError',
   'ImageRejected',
   'Timeout',
+  /** ChirpStack does not know the device (or refused every call about it). */
+  'DeviceNotFound',
+  /** An answer the campaign needed was lost every time it was asked for (the reason names the phase). */
+  'NoAnswer',
+  /** The device runs a newer version than the image and the campaign does not allow a downgrade. */
+  'DowngradeRefused',
   'Cancelled',
   'Updated',
 ] as const;

@@ -14,7 +14,7 @@ import { FINAL_STAGES, type DeviceState, type Stage } from './model.js';
 import { checkApply, evaluateStatus } from './repair-round.js';
 import type { CampaignState } from './state.js';
 import { dispatch, foldAnswers, machineContext, needsKeys, type DeviceAnswer } from './step-devices.js';
-import { cancel, report } from './step-end.js';
+import { cancel, endCampaign, report } from './step-end.js';
 
 export { machineContext, needsKeys, versionsOf, type DeviceAnswer } from './step-devices.js';
 export { report } from './step-end.js';
@@ -54,7 +54,7 @@ export function devicesDue(c: CampaignState, now: number): boolean {
 
 /** The devices whose root keys the caller must supply for this step. */
 export function keysNeeded(c: CampaignState, devices: ReadonlyMap<string, DeviceState>, now: number): string[] {
-  if (c.cancel || FINAL_STAGES.includes(c.stage) || c.stage === 'prepare' || c.stage === 'group' || !devicesDue(c, now)) return [];
+  if (c.cancel || c.abort || FINAL_STAGES.includes(c.stage) || c.stage === 'prepare' || c.stage === 'group' || !devicesDue(c, now)) return [];
   return [...devices].filter(([, st]) => needsKeys(st)).map(([eui]) => eui);
 }
 
@@ -69,6 +69,11 @@ export function step(input: StepInput): StepResult {
   if (FINAL_STAGES.includes(state.stage)) return result(state, d, [], null);
   if (state.cancel) {
     const c = cancel(state, d, now);
+    return result(c.state, d, c.effects, null);
+  }
+  if (state.abort) {
+    // The shell gave up on a step that kept failing: end with the clean-up, naming the error.
+    const c = endCampaign(state, d, now, { stage: 'failed', error: state.abort });
     return result(c.state, d, c.effects, null);
   }
   const g = state.groups[0];
@@ -94,7 +99,8 @@ export function step(input: StepInput): StepResult {
     const { mcAppSKey, mcNwkSKey } = mcSessionKeys(mcKey, g.mcAddr);
     const m = spec.multicast;
     const groupType = m.groupType === 'B' ? 'CLASS_B' : 'CLASS_C';
-    const devEuis = spec.devices.map((x) => x.devEui);
+    // A device that already failed (ChirpStack does not know it) is not added again when the step is repeated.
+    const devEuis = spec.devices.map((x) => x.devEui).filter((eui) => input.devices.get(eui)?.p !== 'final');
     const effects: Effect[] = [{ kind: 'checkProfiles', devEuis, groupType }];
     if (!g.groupId) {
       effects.push({
@@ -136,9 +142,8 @@ export function step(input: StepInput): StepResult {
         const overdue = now >= (state.setupStartedMs ?? now) + 8 * mctx.answerTimeoutMs && ready >= 0.9 * d.devices.size;
         if (waiting === 0 || overdue) {
           if (ready === 0) {
-            state.stage = 'failed';
-            state.error = 'no device completed the set-up';
-            return result(state, d, [], null);
+            const c = endCampaign(state, d, now, { stage: 'failed', error: 'no device completed the set-up' });
+            return result(c.state, d, c.effects, null);
           }
           // The session request reaches each device on its next uplink; leave room for its retries (up to five
           // lost downlinks), so that hardly any device opens its window late: a late device needs more fragments

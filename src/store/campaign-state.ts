@@ -102,6 +102,7 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
     spec: c.spec,
     targetVersion: num(d, 'targetVersion', 0),
     cancel: d.cancel === '1',
+    ...(d.abort ? { abort: d.abort } : {}),
     ...(startedAtMs !== undefined ? { startedAtMs } : {}),
     ...(setupStartedMs !== undefined ? { setupStartedMs } : {}),
     ...(timeGps !== undefined ? { session: { timeGps, startMs: num(d, 'sessionStartMs'), endMs: num(d, 'sessionEndMs') } } : {}),

@@ -9,7 +9,7 @@ import { prepareCampaign } from '../../src/api/submit.js';
 import { rootKeyFor } from '../../src/chirpstack/keys.js';
 import { profileWarnings } from '../../src/chirpstack/profile-check.js';
 import type { Effect } from '../../src/campaign/effects.js';
-import { onGroupCreated, onGroupReady, onMulticastLanded } from '../../src/campaign/landing.js';
+import { onDevicesMissing, onGroupCreated, onGroupReady, onMulticastLanded } from '../../src/campaign/landing.js';
 import { onLanded } from '../../src/campaign/device-machine.js';
 import type { DeviceState, Stage } from '../../src/campaign/model.js';
 import type { DeviceSnapshot } from '../../src/device/app-layer.js';
@@ -221,7 +221,7 @@ export class PipelineHarness {
     const cs = this.cs;
     switch (e.kind) {
       case 'checkProfiles':
-        for (const eui of e.devEuis.slice(0, 1)) {
+        for (const eui of e.devEuis.filter((x) => cs.devices.has(x)).slice(0, 1)) {
           const rec = cs.devices.get(eui)!;
           for (const warning of profileWarnings(cs.profiles.get(rec.deviceProfileId)! as never, e.groupType)) this.events.push({ type: 'warning', warning });
         }
@@ -239,14 +239,21 @@ export class PipelineHarness {
       }
       case 'fillGroup': {
         const g = cs.groups.get(this.state.groups[0].groupId!)!;
-        for (const eui of e.devEuis) g.devices.add(eui);
+        // As ChirpStack: a device it does not know is refused (NOT_FOUND); that device fails alone.
+        const missing = new Map<string, string>();
+        for (const eui of e.devEuis) {
+          if (cs.devices.has(eui)) g.devices.add(eui);
+          else missing.set(eui, `ChirpStack MulticastGroupService.AddDevice: NOT_FOUND: Object does not exist (id: ${eui})`);
+        }
+        this.failDevices(missing);
         for (const gw of e.gatewayIds) g.gateways.add(gw);
         this.state = onGroupReady(this.state, g.fCnt, this.now);
         this.stages.push(this.state.stage);
         return;
       }
       case 'unicast': {
-        const rec = cs.devices.get(e.devEui)!;
+        const rec = cs.devices.get(e.devEui);
+        if (!rec) return this.failDevices(new Map([[e.devEui, `ChirpStack DeviceService.Enqueue: NOT_FOUND (id: ${e.devEui})`]]));
         const data = Buffer.from(e.hex, 'hex');
         if (!e.retry || !rec.queue.some((q) => q.fPort === e.port && Buffer.from(q.data).equals(data))) this.enqueueUnicast(e.devEui, e.port, data);
         const st = this.devices.get(e.devEui);
@@ -254,7 +261,7 @@ export class PipelineHarness {
         return;
       }
       case 'reply':
-        this.enqueueUnicast(e.devEui, e.port, Buffer.from(e.hex, 'hex'));
+        if (cs.devices.has(e.devEui)) this.enqueueUnicast(e.devEui, e.port, Buffer.from(e.hex, 'hex'));
         return;
       case 'fragment':
       case 'statusRequest': {
@@ -271,7 +278,7 @@ export class PipelineHarness {
         return;
       }
       case 'flushDeviceQueue':
-        cs.devices.get(e.devEui)!.queue.length = 0;
+        if (cs.devices.has(e.devEui)) cs.devices.get(e.devEui)!.queue.length = 0;
         return;
       case 'deleteGroup': {
         const g = cs.groups.get(e.groupId);
@@ -283,6 +290,12 @@ export class PipelineHarness {
         this.released = true;
         return;
     }
+  }
+
+  private failDevices(missing: ReadonlyMap<string, string>): void {
+    const res = onDevicesMissing(this.devices, missing, this.now);
+    for (const [eui, st] of res.devices) this.devices.set(eui, st);
+    this.events.push(...res.events);
   }
 
   get isReleased(): boolean {

@@ -13,13 +13,14 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { profileWarnings } from '../../src/chirpstack/profile-check.js';
 import { onLanded } from '../../src/campaign/device-machine.js';
 import type { Effect } from '../../src/campaign/effects.js';
-import { onGroupCreated, onGroupReady, onMulticastIntent, onMulticastLanded } from '../../src/campaign/landing.js';
+import { onDevicesMissing, onGroupCreated, onGroupReady, onMulticastIntent, onMulticastLanded } from '../../src/campaign/landing.js';
 import { FINAL_STAGES, type DeviceState } from '../../src/campaign/model.js';
 import type { CampaignState, McPending } from '../../src/campaign/state.js';
 import { encodeDataFragment } from '../../src/codec/data-fragment.js';
 import { stateDiff } from '../../src/store/campaign-state.js';
 import type { StepWrite } from '../../src/store/campaign-store.js';
 import type { WorkerContext } from '../context.js';
+import { bestEffort, isDeviceFault, reasonOf } from './best-effort.js';
 import { dropEncoder, encoderFor } from './encoders.js';
 import { pMap } from './pmap.js';
 
@@ -98,6 +99,14 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
   const { ctx } = run;
   const cs = ctx.chirpstack;
   const g = () => run.state.groups[0];
+  const enqueueUnicast = async (e: Extract<Effect, { kind: 'unicast' }>, bytes: Uint8Array): Promise<void> => {
+    if (e.retry) {
+      // Still queued from an earlier attempt (or an attempt cut short by a crash): do not send it twice.
+      const q = await cs.getDeviceQueue(e.devEui);
+      if (q.some((x) => x.fPort === e.port && Buffer.from(x.data).toString('hex') === e.hex)) return;
+    }
+    await cs.enqueueDownlink(e.devEui, { fPort: e.port, data: bytes });
+  };
   switch (batch[0]!.kind) {
     case 'checkProfiles': {
       for (const e of batch) {
@@ -105,7 +114,13 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
         const seen = new Set<string>();
         const events: Record<string, unknown>[] = [];
         for (const eui of e.devEuis) {
-          const dev = await cs.getDevice(eui);
+          let dev: Awaited<ReturnType<typeof cs.getDevice>>;
+          try {
+            dev = await cs.getDevice(eui);
+          } catch (err) {
+            if (isDeviceFault(err)) continue; // the group fill finds it and fails it alone
+            throw err;
+          }
           if (seen.has(dev.deviceProfileId)) continue;
           seen.add(dev.deviceProfileId);
           const profile = await cs.getDeviceProfile(dev.deviceProfileId);
@@ -128,7 +143,17 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
       for (const e of batch) {
         if (e.kind !== 'fillGroup') continue;
         const groupId = g().groupId!;
-        await pMap(e.devEuis, 16, (eui) => tolerateExisting(() => cs.addDeviceToMulticastGroup(groupId, eui)));
+        const missing = new Map<string, string>();
+        await pMap(e.devEuis, 16, async (eui) => {
+          try {
+            await tolerateExisting(() => cs.addDeviceToMulticastGroup(groupId, eui));
+          } catch (err) {
+            // A device ChirpStack does not know fails alone; the campaign goes on with the others.
+            if (!isDeviceFault(err)) throw err;
+            missing.set(eui, reasonOf('MulticastGroupService.AddDevice', err));
+          }
+        });
+        if (missing.size) await failDevices(run, missing);
         await pMap(e.gatewayIds, 4, (gw) => tolerateExisting(() => cs.addGatewayToMulticastGroup(groupId, gw)));
         const info = await cs.getMulticastGroup(groupId);
         run.state = onGroupReady(run.state, info.fCnt, run.now);
@@ -137,17 +162,16 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
       return;
     case 'unicast': {
       const landed = new Map<string, DeviceState>();
+      const missing = new Map<string, string>();
       await pMap(batch, 32, async (e) => {
         if (e.kind !== 'unicast') return;
         const bytes = Buffer.from(e.hex, 'hex');
-        if (e.retry) {
-          // Still queued from an earlier attempt (or an attempt cut short by a crash): do not send it twice.
-          const q = await cs.getDeviceQueue(e.devEui);
-          if (!q.some((x) => x.fPort === e.port && Buffer.from(x.data).toString('hex') === e.hex)) {
-            await cs.enqueueDownlink(e.devEui, { fPort: e.port, data: bytes });
-          }
-        } else {
-          await cs.enqueueDownlink(e.devEui, { fPort: e.port, data: bytes });
+        try {
+          await enqueueUnicast(e, bytes);
+        } catch (err) {
+          if (!isDeviceFault(err)) throw err;
+          missing.set(e.devEui, reasonOf('DeviceService.Enqueue', err));
+          return;
         }
         const st = run.devices.get(e.devEui);
         if (st?.o) landed.set(e.devEui, onLanded(st));
@@ -156,15 +180,22 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
         for (const [eui, st] of landed) run.devices.set(eui, st);
         await save(run, { devices: landed });
       }
+      if (missing.size) await failDevices(run, missing);
       return;
     }
     case 'reply': {
-      // One device's replies in order; devices concurrently.
+      // One device's replies in order; devices concurrently. Best effort: a reply that cannot be queued is left.
       const byDevice = new Map<string, Effect[]>();
       for (const e of batch) if (e.kind === 'reply') byDevice.set(e.devEui, [...(byDevice.get(e.devEui) ?? []), e]);
+      const events: Record<string, unknown>[] = [];
       await pMap([...byDevice.values()], 16, async (list) => {
-        for (const e of list) if (e.kind === 'reply') await cs.enqueueDownlink(e.devEui, { fPort: e.port, data: Buffer.from(e.hex, 'hex') });
+        for (const e of list) {
+          if (e.kind !== 'reply') continue;
+          const ev = await bestEffort({ call: 'enqueue', devEui: e.devEui, port: e.port }, () => cs.enqueueDownlink(e.devEui, { fPort: e.port, data: Buffer.from(e.hex, 'hex') }));
+          if (ev) events.push(ev);
+        }
       });
+      if (events.length) await save(run, { events });
       return;
     }
     case 'fragment':
@@ -194,36 +225,48 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
       }
       return;
     }
-    case 'flushDeviceQueue':
+    case 'flushDeviceQueue': {
+      const events: Record<string, unknown>[] = [];
       await pMap(batch, 16, async (e) => {
-        if (e.kind === 'flushDeviceQueue') await cs.flushDeviceQueue(e.devEui);
+        if (e.kind !== 'flushDeviceQueue') return;
+        const ev = await bestEffort({ call: 'flushDeviceQueue', devEui: e.devEui }, () => cs.flushDeviceQueue(e.devEui));
+        if (ev) events.push(ev);
       });
+      if (events.length) await save(run, { events });
       return;
-    case 'deleteGroup':
+    }
+    case 'deleteGroup': {
+      const events: Record<string, unknown>[] = [];
       for (const e of batch) {
         if (e.kind !== 'deleteGroup') continue;
-        let queued: unknown[];
-        try {
-          queued = await cs.listMulticastQueue(e.groupId);
-        } catch (err) {
-          if ((err as { code?: number }).code === grpcStatus.NOT_FOUND) continue; // deleted by an earlier attempt
-          throw err;
-        }
-        // A group is never deleted with fragments still queued: flush first (they could not be sent after the session).
-        if (queued.length) {
-          ctx.log.info({ campaign: run.id, queued: queued.length }, 'flushing multicast queue before delete');
-          await cs.flushMulticastQueue(e.groupId);
-        }
-        try {
-          await cs.deleteMulticastGroup(e.groupId);
-        } catch (err) {
-          if ((err as { code?: number }).code !== grpcStatus.NOT_FOUND) throw err;
-        }
+        // A group is never deleted with fragments still queued: flush first (they could not be sent after the
+        // session). Each call is best effort ("not found": deleted by an earlier attempt).
+        const ev =
+          (await bestEffort({ call: 'flushMulticastQueue', groupId: e.groupId }, async () => {
+            const queued = await cs.listMulticastQueue(e.groupId);
+            if (queued.length) {
+              ctx.log.info({ campaign: run.id, queued: queued.length }, 'flushing multicast queue before delete');
+              await cs.flushMulticastQueue(e.groupId);
+            }
+          })) ?? null;
+        if (ev) events.push(ev);
+        const del = await bestEffort({ call: 'deleteMulticastGroup', groupId: e.groupId }, () => cs.deleteMulticastGroup(e.groupId));
+        if (del) events.push(del);
       }
+      if (events.length) await save(run, { events });
       return;
+    }
     case 'release':
       await ctx.store.release(run.id);
       dropEncoder(run.id);
       return;
   }
+}
+
+/** Fails the devices ChirpStack refused, alone, with the reason (written at once with their events). */
+async function failDevices(run: Run, missing: ReadonlyMap<string, string>): Promise<void> {
+  const res = onDevicesMissing(run.devices, missing, run.now);
+  for (const [eui, st] of res.devices) run.devices.set(eui, st);
+  run.ctx.log.warn({ campaign: run.id, devices: [...missing.keys()] }, 'devices refused by ChirpStack failed alone');
+  if (res.devices.size) await save(run, { devices: res.devices, events: res.events });
 }
