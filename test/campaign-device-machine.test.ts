@@ -44,7 +44,7 @@ describe('device state machine', () => {
     expect(s.o).toBeUndefined();
     expect(bytes('ts004', s)).toBe('00');
     s = answer(s, 'ts004', '000301').state;
-    expect(bytes('ts006', s)).toBe('00');
+    expect(bytes('ts006', s)).toBe('0001'); // PackageVersionReq + DevVersionReq (anti-rollback)
     s = answer(s, 'ts006', '000401').state;
     expect(s.p).toBe('fragSetup');
   });

@@ -2,8 +2,13 @@
  * Reliability of the campaign pipeline's pure core (harness in virtual time, hand-built steps): a device ChirpStack
  * does not know fails alone; every path to a final stage cleans up; a step that keeps failing ends the campaign.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { step } from '../src/campaign/step.js';
+import { prepareCampaign } from '../src/api/submit.js';
+import { onAnswer } from '../src/campaign/device-machine.js';
+import type { DeviceState } from '../src/campaign/model.js';
+import { parseCampaignSpec, SpecError } from '../src/campaign/schema.js';
+import { machineContext, step } from '../src/campaign/step.js';
 import { PipelineHarness } from './helpers/pipeline-harness.js';
 import { euiOf, handDevices, handState, NOW } from './helpers/hand-state.js';
 
@@ -50,5 +55,45 @@ describe('a step that kept failing (abort)', () => {
     expect(r.effects.map((e) => e.kind)).toEqual(['deleteGroup', 'flushDeviceQueue', 'flushDeviceQueue', 'reply', 'reply', 'reply', 'reply', 'release']);
     for (const d of r.devices.values()) expect(d).toMatchObject({ s: 'Cancelled', p: 'final', r: 'campaign failed: step failed 8 times in a row: boom' });
     expect(euiOf(0)).toBe([...r.devices.keys()][0]);
+  });
+});
+
+describe('anti-rollback', () => {
+  const h = new PipelineHarness({ devices: 2, loss: 0, seed: 95 });
+
+  it('refuses at submission an image older than currentVersion, naming allowDowngrade; accepts it when allowed', () => {
+    // The harness image is 1.1.0.
+    expect(() => prepareCampaign({ ...h.spec, currentVersion: '1.2.0' })).toThrow(SpecError);
+    expect(() => prepareCampaign({ ...h.spec, currentVersion: '1.2.0' })).toThrow(/^allowDowngrade: the image is version 1\.1\.0, older than currentVersion 1\.2\.0/);
+    expect(prepareCampaign({ ...h.spec, currentVersion: '1.2.0', allowDowngrade: true }).targetVersion).toBe(0x01010000);
+    expect(prepareCampaign({ ...h.spec, currentVersion: '1.1.0' }).targetVersion).toBe(0x01010000);
+    expect(() => prepareCampaign({ ...h.spec, currentVersion: '1.2' })).toThrow(/currentVersion: expected "major.minor.patch"/);
+  });
+
+  it('accepts the README example spec (allowDowngrade, not an unknown key)', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const block = /```json\n(\{\n  "clientToken"[\s\S]*?\n\})\n```/.exec(readme);
+    expect(block).not.toBeNull();
+    const example = JSON.parse(block![1]!) as Record<string, unknown>;
+    expect(example.allowDowngrade).toBe(false);
+    const parsed = parseCampaignSpec({ ...example, imageBase64: 'AA==' });
+    expect(parsed.allowDowngrade).toBe(false);
+  });
+
+  it('fails a device that runs a newer version than the image DowngradeRefused at discovery, unless allowed', () => {
+    const s = handState('setup', { devices: 1 });
+    const dev: DeviceState = { p: 'discover', s: 'Pending', t: NOW, lw: '1.0', v: [0, 1, 1, 0], o: { port: 203, hex: '0001', at: NOW, n: 1, ok: true } };
+    const cmds = [
+      { type: 'PackageVersionAns' as const, packageIdentifier: 4, packageVersion: 1 },
+      { type: 'DevVersionAns' as const, fwVersion: 0x01020000, hwVersion: 0 },
+    ];
+    const refused = onAnswer(dev, 'ts006', cmds, machineContext(s, s.groups[0], NOW), NOW);
+    expect(refused.state).toMatchObject({ s: 'DowngradeRefused', p: 'final', fw: 0x01020000 });
+    expect(refused.state.r).toMatch(/running 0x01020000, newer than the image's 0x01010000/);
+    const allowed = { ...s, spec: { ...s.spec, allowDowngrade: true } };
+    expect(onAnswer(dev, 'ts006', cmds, machineContext(allowed, allowed.groups[0], NOW), NOW).state).toMatchObject({ s: 'Pending', p: 'fragSetup' });
+    // The same version (a re-install) or an older one goes on.
+    const same = [cmds[0]!, { ...cmds[1]!, fwVersion: 0x01000000 }];
+    expect(onAnswer(dev, 'ts006', same, machineContext(s, s.groups[0], NOW), NOW).state).toMatchObject({ s: 'Pending', p: 'fragSetup' });
   });
 });

@@ -3,6 +3,7 @@
  * the CLI and the BullMQ `submit` job. Nothing is stored when any check fails, and every failure names the field.
  */
 import type { Queue } from 'bullmq';
+import { checkDowngrade } from '../campaign/downgrade.js';
 import { parseCampaignSpec, type CampaignSpec } from '../campaign/schema.js';
 import { planCampaign, type Plan } from '../campaign/planner.js';
 import { parsePublicKeyFile } from '../image/keys.js';
@@ -22,6 +23,7 @@ export function prepareCampaign(input: unknown): { spec: CampaignSpec; image: Ui
   const publicKeys = spec.publicKeys.map((text, i) => parsePublicKeyFile(text, `publicKeys[${i}]`));
   // Refuse, before anything is sent, an image the devices would refuse.
   const header = verifyImageForCampaign(image, { publicKeys, deviceClass: spec.deviceClass });
+  checkDowngrade(spec, header.firmwareVersion);
   const plan = planCampaign({
     imageBytes: image.length,
     region: spec.multicast.region,

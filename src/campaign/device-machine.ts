@@ -47,6 +47,8 @@ export interface MachineContext {
   sessionLeadS: number;
   /** Firmware version (u32) the image carries. */
   targetVersion: number;
+  /** A device running a newer version than the image is updated anyway (otherwise it fails DowngradeRefused). */
+  allowDowngrade?: boolean;
   rebootDelayS: number;
   /** How long to wait for an answer before re-sending (simulated ms). */
   answerTimeoutMs: number;
@@ -194,7 +196,13 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
       }
       case 'DevVersionAns': {
         s.fw = c.fwVersion;
-        if (s.p !== 'verify') break;
+        if (s.p !== 'verify') {
+          // Anti-rollback: a device that runs a newer version than the image is not sent it unless allowed.
+          if (s.s === 'Pending' && !ctx.allowDowngrade && c.fwVersion >>> 0 > ctx.targetVersion >>> 0) {
+            s = finish(s, 'DowngradeRefused', `running ${hex32(c.fwVersion)}, newer than the image's ${hex32(ctx.targetVersion)} (allowDowngrade is false)`, now);
+          }
+          break;
+        }
         if (c.fwVersion === ctx.targetVersion) s = finish(s, 'Updated', `running ${hex32(ctx.targetVersion)}`, now);
         else s = finish(s, 'ImageRejected', `after reboot still running ${hex32(c.fwVersion)}`, now);
         break;
@@ -246,7 +254,8 @@ export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null
         };
       }
       if (!v[1]) return { pkg: 'ts004', commands: [{ type: 'PackageVersionReq' }] };
-      if (!v[3]) return { pkg: 'ts006', commands: [{ type: 'PackageVersionReq' }] };
+      // The running version comes with TS006's package version (one frame): anti-rollback is checked before set-up.
+      if (!v[3]) return { pkg: 'ts006', commands: [{ type: 'PackageVersionReq' }, { type: 'DevVersionReq' }] };
       return null;
     }
     case 'fragSetup': {
