@@ -21,13 +21,15 @@ import { PipelineHarness, T0 } from './helpers/pipeline-harness.js';
 
 const UNKNOWN = 'ffffffffffff0002';
 
-function shell(seed: number, devices: number) {
+function shell(seed: number, devices: number, o: { v2?: boolean } = {}) {
   const heard: NormalizedUplink[] = [];
   const h = new PipelineHarness({
     devices,
     loss: 0.05,
     seed,
-    spec: (s) => ({ ...s, devices: [...(s.devices ?? []), { devEui: UNKNOWN }] }),
+    ...(o.v2
+      ? { mix: { 'lbm-v2': 1 }, spec: (s) => ({ ...s, fragmentation: { ...s.fragmentation, ts004Version: 2 } }) }
+      : { spec: (s) => ({ ...s, devices: [...(s.devices ?? []), { devEui: UNKNOWN }] }) }),
     uplinks: (u) => heard.push({ devEui: u.devEui, applicationId: '', fPort: u.fPort, fCnt: u.fCnt, data: u.data, timeMs: u.timeMs, deduplicationId: randomUUID() }),
   });
   const t = {
@@ -47,7 +49,7 @@ function shell(seed: number, devices: number) {
       t.chirpstack = new ChirpStackClient({ target: `127.0.0.1:${port}`, apiToken: h.cs.apiToken, tls: false });
       t.ctx = { store: t.store, queue: {} as Queue, chirpstack: t.chirpstack, clock: { now: () => t.now }, log: pino({ level: 'silent' }), wallDelay: (ms) => ms, rootKeys: new Map(), close: async () => {} };
       const { spec, image, plan, targetVersion } = prepareCampaign(h.spec);
-      ({ id: t.id } = await t.store.create(spec, image, { plan: JSON.stringify(plan), targetVersion: String(targetVersion), ruleVersion: '1' }));
+      ({ id: t.id } = await t.store.create(spec, image, { plan: JSON.stringify(plan), targetVersion: String(targetVersion), ruleVersion: String(spec.fragmentation.ts004Version) }));
     },
     async stop() {
       t.chirpstack?.close();
@@ -154,5 +156,59 @@ describe('the worker shell: a step that keeps failing', () => {
     const ev = await t.store.readEvents(t.id, '0', 0, 100_000);
     expect(ev.filter((e) => e.type === 'stepError')).toHaveLength(MAX_STEP_ERRORS);
     for (const eui of await t.store.deviceEuis(t.id)) expect(await t.store.campaignOf(eui)).toBeNull();
+  });
+});
+
+describe('TS004 v2: SessionCnt kept per device across campaigns', () => {
+  const t = shell(96, 4, { v2: true });
+  let first = '';
+  const thrown: string[] = [];
+
+  async function runUntil(id: string, stop: (stage: string) => boolean): Promise<void> {
+    for (let steps = 0; steps < 5000; steps++) {
+      t.h.net.advanceTo(t.now);
+      await processUplinks(t.ctx, t.heard.splice(0));
+      if (stop((await t.store.get(id))!.stage)) return;
+      let delay: number | null;
+      try {
+        delay = await advance(t.ctx, id);
+      } catch (e) {
+        thrown.push((e as Error).message);
+        continue;
+      }
+      if (delay === null) return;
+      t.now += delay;
+    }
+  }
+
+  beforeAll(async () => {
+    await t.start();
+    first = t.id;
+    await runUntil(first, (stage) => stage === 'broadcast');
+    const c0 = (await t.store.get(first))!;
+    expect([c0.stage, c0.error, thrown]).toEqual(['broadcast', undefined, []]);
+    expect(await t.store.requestCancel(first)).toBe(true);
+    await runUntil(first, () => false);
+    // Let the devices hear the clean-up requests, then submit the same campaign again.
+    t.now += 15 * 60_000;
+    const { spec, image, plan, targetVersion } = prepareCampaign({ ...t.h.spec, name: 'again' });
+    ({ id: t.id } = await t.store.create(spec, image, { plan: JSON.stringify(plan), targetVersion: String(targetVersion), ruleVersion: '2' }));
+    await runUntil(t.id, () => false);
+  }, 120_000);
+  afterAll(() => t.stop());
+
+  it('the first campaign was cancelled after the devices were set up', async () => {
+    expect((await t.store.get(first))!.stage).toBe('cancelled');
+    expect(thrown).toEqual([]);
+  });
+
+  it('the resubmitted campaign updates every device (no SessionCntReplay)', async () => {
+    const c = (await t.store.get(t.id))!;
+    const devs = await t.store.devices(t.id);
+    expect([...devs.values()].map((d) => d.s)).toEqual(Array(4).fill('Updated'));
+    expect(c.stage).toBe('done');
+    expect([...devs.values()].map((d) => d.sc)).toEqual(Array(4).fill(1));
+    const kept = await t.store.sessionCnts([...devs.keys()]);
+    expect([...kept.values()]).toEqual(Array(4).fill(2));
   });
 });

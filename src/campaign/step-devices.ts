@@ -27,6 +27,7 @@ export interface KeyInputs {
   rootKeys?: ReadonlyMap<string, Uint8Array>;
   keyErrors?: ReadonlyMap<string, string>;
   image?: Uint8Array;
+  sessionCnts?: ReadonlyMap<string, number>;
 }
 
 export function versionsOf(s: DeviceState): Versions {
@@ -103,7 +104,9 @@ export function foldAnswers(c: CampaignState, g: GroupState, d: Draft, mctx: Mac
 export function dispatch(c: CampaignState, g: GroupState, d: Draft, mctx: MachineContext, input: KeyInputs, effects: Effect[]): void {
   const mcKey = Buffer.from(g.mcKeyHex, 'hex');
   const lw = new Map(c.spec.devices.map((x) => [x.devEui, x.lorawan]));
-  for (const [eui, st] of d.devices) {
+  for (const [eui, st0] of d.devices) {
+    // A TS004 v2 set-up goes on from the device's SessionCnt of earlier campaigns (a repeated one is refused).
+    const st = st0.p === 'fragSetup' && st0.v?.[1] === 2 && st0.sc === undefined && !st0.o ? { ...st0, sc: input.sessionCnts?.get(eui) ?? 0 } : st0;
     const keyError = input.keyErrors?.get(eui);
     if (keyError !== undefined && st.s === 'Pending' && needsKeys(st)) {
       apply(d, eui, onKeyError(st, keyError, mctx.nowMs));
@@ -141,4 +144,14 @@ export function dispatch(c: CampaignState, g: GroupState, d: Draft, mctx: Machin
     const hex = Buffer.from(encodeCommands(pkg, 'downlink', commands, st ? versionsOf(st) : {})).toString('hex');
     effects.push({ kind: 'reply', devEui: eui, pkg, port: c.spec.ports[pkg], commands, hex });
   }
+}
+
+/** The next SessionCnt of each device whose TS004 v2 FragSessionSetupReq the effects send (to keep before sending). */
+export function sessionCntsSent(effects: readonly Effect[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of effects) {
+    if (e.kind !== 'unicast') continue;
+    for (const c of e.commands) if (c.type === 'FragSessionSetupReq' && c.sessionCnt !== undefined) out.set(e.devEui, c.sessionCnt + 1);
+  }
+  return out;
 }

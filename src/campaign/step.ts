@@ -16,7 +16,7 @@ import type { CampaignState } from './state.js';
 import { dispatch, foldAnswers, machineContext, needsKeys, type DeviceAnswer } from './step-devices.js';
 import { cancel, endCampaign, report } from './step-end.js';
 
-export { machineContext, needsKeys, versionsOf, type DeviceAnswer } from './step-devices.js';
+export { machineContext, needsKeys, sessionCntsSent, versionsOf, type DeviceAnswer } from './step-devices.js';
 export { report } from './step-end.js';
 
 /** Fragments enqueued ahead of the planner's schedule, so ChirpStack's queue never runs dry between steps. */
@@ -35,6 +35,8 @@ export interface StepInput {
   keyErrors?: ReadonlyMap<string, string>;
   /** The image, needed for the MIC of a TS004 v2 FragSessionSetupReq. */
   image?: Uint8Array;
+  /** The next TS004 v2 SessionCnt of the devices about to be sent a FragSessionSetupReq (kept across campaigns). */
+  sessionCnts?: ReadonlyMap<string, number>;
 }
 
 export interface StepResult {

@@ -53,6 +53,8 @@ export interface StepWrite {
   devices?: Map<string, DeviceState>;
   events?: Record<string, unknown>[];
   intents?: string | null;
+  /** Next TS004 v2 SessionCnt of devices whose FragSessionSetupReq this step sends (written before it is sent). */
+  sessionCnts?: ReadonlyMap<string, number>;
 }
 
 const RESERVED = new Set(['name', 'stage', 'createdAt', 'updatedAt', 'error', 'clientToken', 'spec', 'fx']);
@@ -242,6 +244,7 @@ export class CampaignStore {
       if (w.stage.error !== undefined) f.error = w.stage.error;
     }
     if (typeof w.intents === 'string') f.fx = w.intents;
+    if (w.sessionCnts?.size) m.hset(this.keys.sessionCnts(), ...[...w.sessionCnts].flatMap(([eui, n]) => [eui, String(n)]));
     m.hset(this.keys.campaign(id), f);
     if (w.intents === null) m.hdel(this.keys.campaign(id), 'fx');
     for (const e of w.events ?? []) m.xadd(...this.eventArgs(id, { time: now, ...e }));
@@ -253,6 +256,18 @@ export class CampaignStore {
     const res = await m.exec();
     const failed = res?.find(([err]) => err);
     if (failed) throw failed[0] as Error;
+  }
+
+  /** The next TS004 v2 SessionCnt of each device (0 for a device never given one). */
+  async sessionCnts(devEuis: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (devEuis.length === 0) return out;
+    const vals = await this.redis.hmget(this.keys.sessionCnts(), ...devEuis);
+    devEuis.forEach((eui, i) => {
+      const n = Number(vals[i] ?? 0);
+      out.set(eui, Number.isInteger(n) && n >= 0 ? n : 0);
+    });
+    return out;
   }
 
   /** Which active campaign a device belongs to. */

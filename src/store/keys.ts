@@ -41,6 +41,13 @@ export class Keys {
   dedup(deduplicationId: string): string {
     return `${this.prefix}:dd:${deduplicationId}`;
   }
+  /**
+   * HASH devEui -> the next TS004 v2 SessionCnt to give the device. Outside any campaign: a device refuses a
+   * SessionCnt it has seen (TS004 v2 §4.4 SessionCntReplay), whichever campaign sends it.
+   */
+  sessionCnts(): string {
+    return `${this.prefix}:sc`;
+  }
   /** Pattern matching every key of this prefix (for clean-up in tests). */
   all(): string {
     return `${this.prefix}:*`;

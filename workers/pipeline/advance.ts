@@ -13,7 +13,7 @@ import { isSelfBracketed } from '../../src/campaign/effects.js';
 import { settleMulticast, onMulticastIntent } from '../../src/campaign/landing.js';
 import { FINAL_STAGES, type DeviceState } from '../../src/campaign/model.js';
 import type { CampaignState } from '../../src/campaign/state.js';
-import { devicesDue, keysNeeded, needsKeys, step, type DeviceAnswer } from '../../src/campaign/step.js';
+import { devicesDue, keysNeeded, needsKeys, sessionCntsSent, step, type DeviceAnswer } from '../../src/campaign/step.js';
 import { parseCampaignState } from '../../src/store/campaign-state.js';
 import type { WorkerContext } from '../context.js';
 import { carryOut, firstPending, save, type Run } from './effects.js';
@@ -92,6 +92,8 @@ async function advanceOnce(ctx: WorkerContext, id: string, seen: { errors: numbe
   const { rootKeys, keyErrors } = need.length ? await rootKeysFor(ctx, state, need) : { rootKeys: new Map<string, Uint8Array>(), keyErrors: new Map<string, string>() };
   const needsImage = need.some((eui) => devices.get(eui)?.p === 'fragSetup' && needsKeys(devices.get(eui)!));
   const image = needsImage ? await ctx.store.image(id) : null;
+  const v2Setup = need.filter((eui) => devices.get(eui)?.p === 'fragSetup' && devices.get(eui)?.v?.[1] === 2);
+  const sessionCnts = v2Setup.length ? await ctx.store.sessionCnts(v2Setup) : new Map<string, number>();
 
   const res = step({
     state,
@@ -102,6 +104,7 @@ async function advanceOnce(ctx: WorkerContext, id: string, seen: { errors: numbe
     rootKeys,
     keyErrors,
     ...(image ? { image } : {}),
+    sessionCnts,
   });
 
   const intents = res.effects.filter((e) => !isSelfBracketed(e));
@@ -126,7 +129,8 @@ async function advanceOnce(ctx: WorkerContext, id: string, seen: { errors: numbe
   if (first) run.state = onMulticastIntent(run.state, first);
   for (const [eui, st] of res.devices) run.devices.set(eui, st);
   for (const [eui, st] of devices) if (!run.devices.has(eui)) run.devices.set(eui, st);
-  await save(run, { devices: res.devices, events: res.events, ...(intents.length ? { intents: JSON.stringify(intents) } : {}) });
+  const scSent = sessionCntsSent(res.effects);
+  await save(run, { devices: res.devices, events: res.events, ...(intents.length ? { intents: JSON.stringify(intents) } : {}), ...(scSent.size ? { sessionCnts: scSent } : {}) });
 
   await carryOut(run, res.effects);
   if (intents.length) await save(run, { intents: null });
