@@ -57,6 +57,15 @@ export interface StepWrite {
   sessionCnts?: ReadonlyMap<string, number>;
 }
 
+/**
+ * Appends an answer unless its marker exists, then sets the marker (kept 10 minutes), in one atomic script: the
+ * marker is written after the append, so a failed append leaves none.
+ */
+const APPEND_ONCE = `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('XADD', KEYS[2], '*', unpack(ARGV))
+redis.call('SET', KEYS[1], '1', 'EX', 600)
+return 1`;
+
 const RESERVED = new Set(['name', 'stage', 'createdAt', 'updatedAt', 'error', 'clientToken', 'spec', 'fx']);
 
 export class CampaignStore {
@@ -275,14 +284,24 @@ export class CampaignStore {
     return this.redis.hget(this.keys.deviceIndex(), devEui);
   }
 
-  /** Appends device answers (from the uplink intake) to their campaigns' answer streams in one round trip. */
-  async appendAnswers(items: { campaignId: string; devEui: string; fPort: number; hex: string; timeMs: number }[]): Promise<void> {
-    if (items.length === 0) return;
+  /**
+   * Appends device answers (from the uplink intake) to their campaigns' answer streams in one round trip, each at
+   * most once per `deduplicationId`: the marker and the append are one script (atomic), so a batch processed again
+   * after a crash, or an uplink re-delivered, adds nothing, and no answer is marked without being appended.
+   * Returns how many were appended (the others were duplicates).
+   */
+  async appendAnswers(items: { campaignId: string; devEui: string; fPort: number; hex: string; timeMs: number; deduplicationId?: string }[]): Promise<number> {
+    if (items.length === 0) return 0;
     const p = this.redis.pipeline();
     for (const a of items) {
-      p.xadd(this.keys.answers(a.campaignId), '*', 'd', a.devEui, 'p', String(a.fPort), 'x', a.hex, 't', String(a.timeMs));
+      const fields = ['d', a.devEui, 'p', String(a.fPort), 'x', a.hex, 't', String(a.timeMs)];
+      if (a.deduplicationId === undefined) p.xadd(this.keys.answers(a.campaignId), '*', ...fields);
+      else p.eval(APPEND_ONCE, 2, this.keys.answerMark(a.campaignId, a.deduplicationId), this.keys.answers(a.campaignId), ...fields);
     }
-    await p.exec();
+    const res = (await p.exec()) ?? [];
+    const failed = res.find(([err]) => err);
+    if (failed) throw failed[0] as Error;
+    return res.filter(([, v]) => v !== 0).length;
   }
 
   /** Answers after `afterId` (exclusive), oldest first. */
@@ -362,7 +381,7 @@ export class CampaignStore {
         for (const k of keys) p.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
         const res = (await p.exec()) ?? [];
         res.forEach(([, v], i) => {
-          if (keys[i]!.startsWith(dd)) transient += Number(v ?? 0);
+          if (keys[i]!.startsWith(dd) || keys[i]!.includes('}:dd:')) transient += Number(v ?? 0);
           else total += Number(v ?? 0);
         });
       }

@@ -37,7 +37,14 @@ export class Keys {
   events(id: string): string {
     return `${this.prefix}:c:{${id}}:ev`;
   }
-  /** STRING SET NX markers for uplink de-duplication. */
+  /**
+   * STRING marker of an answer appended to a campaign's answer stream (set in the same script as the append, on
+   * the campaign's slot), so a re-delivered or re-processed uplink is appended once.
+   */
+  answerMark(campaignId: string, deduplicationId: string): string {
+    return `${this.prefix}:c:{${campaignId}}:dd:${deduplicationId}`;
+  }
+  /** STRING SET NX markers for uplink de-duplication (clock-sync requests). */
   dedup(deduplicationId: string): string {
     return `${this.prefix}:dd:${deduplicationId}`;
   }
