@@ -390,7 +390,7 @@ export class CampaignStore {
   }
 
   /**
-   * Drops what a finished campaign no longer needs: the consumed answers, the image, and the per-device events
+   * Drops what a finished campaign no longer needs: the McKey, the consumed answers, the image, the per-device events
    * (the device records keep every device's final status and reason). Campaign-level events (stages, plan,
    * repair rounds, the report) stay, with their ids, so `watch` still replays the campaign's history.
    */
@@ -401,6 +401,8 @@ export class CampaignStore {
     const keep = all.filter(([, f]) => !perDevice.has((JSON.parse(f[1] ?? '{}') as { type?: string }).type ?? ''));
     const m = this.redis.multi();
     m.del(this.keys.answers(id), this.keys.image(id), key);
+    // The campaign's McKey is not needed any more: no key material stays behind a finished campaign.
+    m.hdel(this.keys.campaign(id), 'mcKey');
     for (const [sid, f] of keep) m.xadd(key, sid, ...f);
     await m.exec();
   }
