@@ -9,6 +9,7 @@ import { onAnswer } from '../src/campaign/device-machine.js';
 import type { DeviceState } from '../src/campaign/model.js';
 import { parseCampaignSpec, SpecError } from '../src/campaign/schema.js';
 import { machineContext, step } from '../src/campaign/step.js';
+import type { SimulatedDevice } from '../src/sim/types.js';
 import { PipelineHarness } from './helpers/pipeline-harness.js';
 import { euiOf, handDevices, handState, NOW } from './helpers/hand-state.js';
 
@@ -95,5 +96,75 @@ describe('anti-rollback', () => {
     // The same version (a re-install) or an older one goes on.
     const same = [cmds[0]!, { ...cmds[1]!, fwVersion: 0x01000000 }];
     expect(onAnswer(dev, 'ts006', same, machineContext(s, s.groups[0], NOW), NOW).state).toMatchObject({ s: 'Pending', p: 'fragSetup' });
+  });
+});
+
+/** Loses every uplink of the device on `port` that starts with command `cid` (the radio loses the answer). */
+class LoseAnswers implements SimulatedDevice {
+  lost = 0;
+  constructor(readonly inner: SimulatedDevice, readonly port: number, readonly cid: number) {}
+  get devEui(): string {
+    return this.inner.devEui;
+  }
+  receiveUnicast(fPort: number, data: Uint8Array, nowMs: number): void {
+    this.inner.receiveUnicast(fPort, data, nowMs);
+  }
+  receiveMulticast(...a: Parameters<SimulatedDevice['receiveMulticast']>): void {
+    this.inner.receiveMulticast(...a);
+  }
+  nextUplinkAt(nowMs: number): number {
+    return this.inner.nextUplinkAt(nowMs);
+  }
+  transmit(nowMs: number): ReturnType<SimulatedDevice['transmit']> {
+    const up = this.inner.transmit(nowMs);
+    if (up && up.fPort === this.port && up.data[0] === this.cid) {
+      this.lost++;
+      return null;
+    }
+    return up;
+  }
+}
+
+describe('statuses under loss: a lost answer is said to be lost', () => {
+  // Device 0 never gets its TS006 PackageVersionAns through; device 1 loses every DevRebootCountdownAns; device 2
+  // every DevVersionAns after the reboot (its discovery frame starts with PackageVersionAns, CID 0).
+  const wrapped: LoseAnswers[] = [];
+  const h = new PipelineHarness({
+    devices: 6,
+    loss: 0,
+    seed: 99,
+    wrap: (d, i) => {
+      if (i > 2) return d;
+      const w = new LoseAnswers(d, 203, [0x00, 0x03, 0x01][i]!);
+      wrapped.push(w);
+      return w;
+    },
+  });
+  h.run();
+  const eui = (i: number) => h.sim[i]!.devEui;
+
+  it('the campaign ends with the others updated', () => {
+    expect(h.state.stage).toBe('done');
+    expect(wrapped.every((w) => w.lost > 0)).toBe(true);
+    for (let i = 3; i < 6; i++) expect(h.devices.get(eui(i))!.s).toBe('Updated');
+  });
+
+  it('a TS006 device whose version answers were all lost is NoAnswer (discover), not PackageNotSupported', () => {
+    const d = h.devices.get(eui(0))!;
+    expect(d.s).toBe('NoAnswer');
+    expect(d.r).toMatch(/^no PackageVersionAns on port 203 after \d+ attempts \(discover\)$/);
+  });
+
+  it('a device whose reboot answer was lost is asked its version and is Updated, not Timeout', () => {
+    expect(h.devices.get(eui(1))).toMatchObject({ s: 'Updated', fw: 0x01010000 });
+    expect(h.sim[1]!.state.runningVersion).toBe(0x01010000);
+    expect(h.events).toContainEqual(expect.objectContaining({ devEui: eui(1), phase: 'verify', reason: expect.stringMatching(/no DevRebootCountdownAns after 1 attempts: asking the running version/) }));
+  });
+
+  it('a device whose version answers after the reboot were all lost is NoAnswer (verify), not Timeout', () => {
+    const d = h.devices.get(eui(2))!;
+    expect(h.sim[2]!.state.runningVersion).toBe(0x01010000);
+    expect(d.s).toBe('NoAnswer');
+    expect(d.r).toMatch(/^no DevVersionAns on port 203 after \d+ attempts \(verify\)$/);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * What a worker process needs: Redis store, the campaign queue, the ChirpStack client and the clock.
  */
+import { storeKeyFromEnv } from '../src/store/secrets.js';
 import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import { pino, type Logger } from 'pino';
@@ -49,6 +50,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerConfi
 }
 
 export function createContext(cfg: WorkerConfig): WorkerContext {
+  storeKeyFromEnv(); // a malformed LORAFUOTA_STORE_KEY stops the worker at start, naming the variable
   const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });
   const store = new CampaignStore(redis, cfg.prefix);
   const queue = campaignQueue(connectionFromUrl(cfg.redisUrl), cfg.prefix);

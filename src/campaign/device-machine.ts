@@ -204,6 +204,8 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
           break;
         }
         if (c.fwVersion === ctx.targetVersion) s = finish(s, 'Updated', `running ${hex32(ctx.targetVersion)}`, now);
+        // Asked because the reboot request went unanswered: the request itself may have been lost; ask again.
+        else if (s.rv !== undefined && s.rv <= MAX_REBOOT_CHECKS) s = to(s, 'reboot', now);
         else s = finish(s, 'ImageRejected', `after reboot still running ${hex32(c.fwVersion)}`, now);
         break;
       }
@@ -346,15 +348,27 @@ export function phaseAfterSend(p: DevicePhase): DevicePhase {
  */
 export function onTimeout(s: DeviceState, ctx: MachineContext): Transition {
   if (!s.o) return { state: s };
+  // The reboot request's answer was lost, but the device may have rebooted into the new version: once its reboot
+  // window has passed, ask it which version it runs before re-sending (a re-sent request could reboot it again)
+  // or calling it anything (a bounded number of times).
+  if (s.p === 'reboot' && (s.rv ?? 0) < MAX_REBOOT_CHECKS && ctx.nowMs >= s.o.at + ctx.rebootDelayS * 1000) {
+    const state = to(s, 'verify', ctx.nowMs, { rv: (s.rv ?? 0) + 1, w: ctx.nowMs });
+    return { state, event: { type: 'device', phase: 'verify', status: s.s, reason: `no DevRebootCountdownAns after ${s.o.n} attempts: asking the running version` } };
+  }
   if (s.o.n <= ctx.retries) return { state: { ...s, o: { ...s.o, at: ctx.nowMs, n: s.o.n + 1, ok: false } } };
   if (s.p === 'cleanup') return { state: to(s, 'final', ctx.nowMs), event: { type: 'device', phase: 'final', status: s.s } };
-  // A device that answered one package's PackageVersionReq but never another's lacks that package.
-  const reachable = s.p === 'discover' && s.v?.some((v) => v > 0);
-  const state = reachable
-    ? finish(s, 'PackageNotSupported', `no PackageVersionAns on port ${s.o.port} after ${s.o.n} attempts`, ctx.nowMs)
+  // A device that answered before in this campaign lost the answers (or the requests) on the radio: say so, with
+  // the phase, rather than guess a status from a silence (e.g. PackageNotSupported, or Timeout after an install).
+  const answeredBefore = s.v?.some((v) => v > 0) || s.fw !== undefined;
+  const what = s.p === 'discover' ? 'PackageVersionAns' : s.p === 'verify' ? 'DevVersionAns' : 'answer';
+  const state = answeredBefore
+    ? finish(s, 'NoAnswer', `no ${what} on port ${s.o.port} after ${s.o.n} attempts (${s.p})`, ctx.nowMs)
     : finish(s, 'Timeout', `no answer on port ${s.o.port} after ${s.o.n} attempts (${s.p})`, ctx.nowMs);
   return { state, event: { type: 'device', phase: state.p, status: state.s, reason: state.r } };
 }
+
+/** Times a device whose reboot request went unanswered is asked its version (and sent the request again). */
+const MAX_REBOOT_CHECKS = 2;
 
 /** Largest device clock error (s) tolerated at the session start. */
 const MAX_CLOCK_SKEW_S = 10;

@@ -94,6 +94,8 @@ export interface DeviceState {
   sk?: number;
   /** How often DevUpgradeImageAns said "no image" although the status counters suggested completion. */
   np?: number;
+  /** Times the device was asked its version because the reboot request's answer never came. */
+  rv?: number;
   /** Clean-up answers received: bit 0 FragSessionDeleteAns, bit 1 McGroupDeleteAns. */
   cl?: number;
 }
