@@ -58,6 +58,9 @@ export function endCampaign(
     if (st.p !== 'discover' && st.p !== 'final') {
       effects.push({ kind: 'reply', devEui: eui, pkg: 'ts004', port: s.ports.ts004, commands: fragDelete, hex: fragHex });
       effects.push({ kind: 'reply', devEui: eui, pkg: 'ts005', port: s.ports.ts005, commands: groupDelete, hex: groupHex });
+    } else if (st.p === 'discover' && (st.v?.[2] || st.o?.port === s.ports.ts005)) {
+      // Still discovering, but given the multicast group already (McGroupSetupReq goes in the first frame).
+      effects.push({ kind: 'reply', devEui: eui, pkg: 'ts005', port: s.ports.ts005, commands: groupDelete, hex: groupHex });
     }
     const t = onCancel(st, now);
     const next = t.state !== st && reason ? { ...t.state, r: reason } : t.state;
