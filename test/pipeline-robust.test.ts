@@ -4,7 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { CampaignMsg } from '../src/api/proto.js';
 import { prepareCampaign } from '../src/api/submit.js';
+import { formatStatus } from '../src/cli/progress.js';
 import { onAnswer } from '../src/campaign/device-machine.js';
 import type { DeviceState } from '../src/campaign/model.js';
 import { parseCampaignSpec, SpecError } from '../src/campaign/schema.js';
@@ -166,5 +168,16 @@ describe('statuses under loss: a lost answer is said to be lost', () => {
     expect(h.sim[2]!.state.runningVersion).toBe(0x01010000);
     expect(d.s).toBe('NoAnswer');
     expect(d.r).toMatch(/^no DevVersionAns on port 203 after \d+ attempts \(verify\)$/);
+  });
+});
+
+describe('a failing step in `campaign status`', () => {
+  it('shows the last step error and how often it failed', () => {
+    const c = {
+      id: 'c1', name: 'n', stage: 'group', createdAt: 0, updatedAt: 0, error: '', applicationId: 'a', devicesTotal: 1,
+      byStatus: {}, byPhase: {}, data: { lastError: 'chirpstack: Create: INTERNAL: database is down', stepErrors: '3' },
+      progress: { devicesSetUp: 0, fragmentsSent: 0, fragmentsPlanned: 0, devicesUpdated: 0, devicesFinal: 0 }, devices: [],
+    } as CampaignMsg;
+    expect(formatStatus(c, 0)).toMatch(/^last error +chirpstack: Create: INTERNAL: database is down \(step failed 3 time\(s\) in a row; retried\)$/m);
   });
 });
