@@ -44,9 +44,12 @@ describe('device state machine', () => {
     expect(s.o).toBeUndefined();
     expect(bytes('ts004', s)).toBe('00');
     s = answer(s, 'ts004', '000301').state;
-    expect(bytes('ts006', s)).toBe('0001'); // PackageVersionReq + DevVersionReq (anti-rollback)
+    expect(bytes('ts006', s)).toBe('00');
     s = answer(s, 'ts006', '000401').state;
-    expect(s.p).toBe('fragSetup');
+    // Then the running version (anti-rollback), in a frame of its own.
+    expect([s.p, bytes('ts006', s)]).toEqual(['discover', '01']);
+    s = answer(s, 'ts006', '01' + '00000001' + '00000000').state;
+    expect([s.p, s.fw]).toEqual(['fragSetup', 0x01000000]);
   });
 
   it('sends the v1 or v2 FragSessionSetupReq by the device\'s version (§4.4 bytes)', () => {

@@ -86,6 +86,7 @@ describe('anti-rollback', () => {
   it('fails a device that runs a newer version than the image DowngradeRefused at discovery, unless allowed', () => {
     const s = handState('setup', { devices: 1 });
     const dev: DeviceState = { p: 'discover', s: 'Pending', t: NOW, lw: '1.0', v: [0, 1, 1, 0], o: { port: 203, hex: '0001', at: NOW, n: 1, ok: true } };
+    // (Both answers in one call for brevity; a device sends them in two frames, TS006 taking one command a frame.)
     const cmds = [
       { type: 'PackageVersionAns' as const, packageIdentifier: 4, packageVersion: 1 },
       { type: 'DevVersionAns' as const, fwVersion: 0x01020000, hwVersion: 0 },
@@ -104,7 +105,12 @@ describe('anti-rollback', () => {
 /** Loses every uplink of the device on `port` that starts with command `cid` (the radio loses the answer). */
 class LoseAnswers implements SimulatedDevice {
   lost = 0;
-  constructor(readonly inner: SimulatedDevice, readonly port: number, readonly cid: number) {}
+  constructor(
+    readonly inner: SimulatedDevice,
+    readonly port: number,
+    readonly cid: number,
+    readonly when: () => boolean = () => true,
+  ) {}
   get devEui(): string {
     return this.inner.devEui;
   }
@@ -119,7 +125,7 @@ class LoseAnswers implements SimulatedDevice {
   }
   transmit(nowMs: number): ReturnType<SimulatedDevice['transmit']> {
     const up = this.inner.transmit(nowMs);
-    if (up && up.fPort === this.port && up.data[0] === this.cid) {
+    if (up && up.fPort === this.port && up.data[0] === this.cid && this.when()) {
       this.lost++;
       return null;
     }
@@ -129,7 +135,7 @@ class LoseAnswers implements SimulatedDevice {
 
 describe('statuses under loss: a lost answer is said to be lost', () => {
   // Device 0 never gets its TS006 PackageVersionAns through; device 1 loses every DevRebootCountdownAns; device 2
-  // every DevVersionAns after the reboot (its discovery frame starts with PackageVersionAns, CID 0).
+  // every DevVersionAns once it runs the new version.
   const wrapped: LoseAnswers[] = [];
   const h = new PipelineHarness({
     devices: 6,
@@ -137,7 +143,8 @@ describe('statuses under loss: a lost answer is said to be lost', () => {
     seed: 99,
     wrap: (d, i) => {
       if (i > 2) return d;
-      const w = new LoseAnswers(d, 203, [0x00, 0x03, 0x01][i]!);
+      const sim = d as SimulatedDevice & { state: { runningVersion: number } };
+      const w = new LoseAnswers(d, 203, [0x00, 0x03, 0x01][i]!, i === 2 ? () => sim.state.runningVersion === 0x01010000 : undefined);
       wrapped.push(w);
       return w;
     },

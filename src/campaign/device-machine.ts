@@ -223,7 +223,7 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
   // Discovery is complete when TS005, TS004 and TS006 (asked in that order) have all answered.
   if (s.p === 'discover' && s.s === 'Pending' && !s.o && s.v && s.v[1] && s.v[2] && s.v[3]) {
     if (s.v[3] !== 1) s = finish(s, 'PackageNotSupported', `TS006 version ${s.v[3]} unsupported`, now);
-    else s = to(s, 'fragSetup', now);
+    else if (s.fw !== undefined || ctx.allowDowngrade) s = to(s, 'fragSetup', now);
   }
   if (!event && (s.p !== s0.p || s.s !== s0.s)) event = { type: 'device', phase: s.p, status: s.s, reason: s.r };
   return { state: s, ...(event ? { event } : {}), ...(replies.length ? { replies } : {}) };
@@ -256,8 +256,9 @@ export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null
         };
       }
       if (!v[1]) return { pkg: 'ts004', commands: [{ type: 'PackageVersionReq' }] };
-      // The running version comes with TS006's package version (one frame): anti-rollback is checked before set-up.
-      if (!v[3]) return { pkg: 'ts006', commands: [{ type: 'PackageVersionReq' }, { type: 'DevVersionReq' }] };
+      if (!v[3]) return { pkg: 'ts006', commands: [{ type: 'PackageVersionReq' }] };
+      // Anti-rollback: the running version, before anything is set up (TS006 takes one command per frame).
+      if (v[3] === 1 && s.fw === undefined && !ctx.allowDowngrade) return { pkg: 'ts006', commands: [{ type: 'DevVersionReq' }] };
       return null;
     }
     case 'fragSetup': {
@@ -360,7 +361,7 @@ export function onTimeout(s: DeviceState, ctx: MachineContext): Transition {
   // A device that answered before in this campaign lost the answers (or the requests) on the radio: say so, with
   // the phase, rather than guess a status from a silence (e.g. PackageNotSupported, or Timeout after an install).
   const answeredBefore = s.v?.some((v) => v > 0) || s.fw !== undefined;
-  const what = s.p === 'discover' ? 'PackageVersionAns' : s.p === 'verify' ? 'DevVersionAns' : 'answer';
+  const what = s.p === 'discover' ? (s.v?.[3] ? 'DevVersionAns' : 'PackageVersionAns') : s.p === 'verify' ? 'DevVersionAns' : 'answer';
   const state = answeredBefore
     ? finish(s, 'NoAnswer', `no ${what} on port ${s.o.port} after ${s.o.n} attempts (${s.p})`, ctx.nowMs)
     : finish(s, 'Timeout', `no answer on port ${s.o.port} after ${s.o.n} attempts (${s.p})`, ctx.nowMs);
