@@ -352,8 +352,11 @@ export function onTimeout(s: DeviceState, ctx: MachineContext): Transition {
   // The reboot request's answer was lost, but the device may have rebooted into the new version: once its reboot
   // window has passed, ask it which version it runs before re-sending (a re-sent request could reboot it again)
   // or calling it anything (a bounded number of times).
-  if (s.p === 'reboot' && (s.rv ?? 0) < MAX_REBOOT_CHECKS && ctx.nowMs >= s.o.at + ctx.rebootDelayS * 1000) {
-    const state = to(s, 'verify', ctx.nowMs, { rv: (s.rv ?? 0) + 1, w: ctx.nowMs });
+  if (s.p === 'reboot' && (s.rv ?? 0) < MAX_REBOOT_CHECKS) {
+    // The device takes the request on its next uplink (within an answer time-out of `o.at`) and reboots
+    // `rebootDelayS` later: ask once that has surely passed, so an old version means the request was lost.
+    const w = s.o.at + ctx.answerTimeoutMs + ctx.rebootDelayS * 1000;
+    const state = to(s, 'verify', ctx.nowMs, { rv: (s.rv ?? 0) + 1, w: Math.max(ctx.nowMs, w) });
     return { state, event: { type: 'device', phase: 'verify', status: s.s, reason: `no DevRebootCountdownAns after ${s.o.n} attempts: asking the running version` } };
   }
   if (s.o.n <= ctx.retries) return { state: { ...s, o: { ...s.o, at: ctx.nowMs, n: s.o.n + 1, ok: false } } };
