@@ -45,10 +45,14 @@ describe('device state machine', () => {
     expect(bytes('ts004', s)).toBe('00');
     s = answer(s, 'ts004', '000301').state;
     expect(bytes('ts006', s)).toBe('00');
+    const atTs006 = s;
     s = answer(s, 'ts006', '000401').state;
-    // Then the running version (anti-rollback), in a frame of its own.
-    expect([s.p, bytes('ts006', s)]).toEqual(['discover', '01']);
-    s = answer(s, 'ts006', '01' + '00000001' + '00000000').state;
+    expect(s.p).toBe('fragSetup');
+    // With the fleet's version given (anti-rollback), the running version next, in a frame of its own.
+    const check = { ...ctx, checkVersions: true };
+    s = onAnswer(atTs006, 'ts006', decodeCommands('ts006', 'uplink', Buffer.from('000401', 'hex')).commands as never, check, 0).state;
+    expect([s.p, bytes('ts006', s, check)]).toEqual(['discover', '01']);
+    s = onAnswer(s, 'ts006', decodeCommands('ts006', 'uplink', Buffer.from('01' + '00000001' + '00000000', 'hex')).commands as never, check, 0).state;
     expect([s.p, s.fw]).toEqual(['fragSetup', 0x01000000]);
   });
 

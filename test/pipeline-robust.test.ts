@@ -188,3 +188,18 @@ describe('a failing step in `campaign status`', () => {
     expect(formatStatus(c, 0)).toMatch(/^last error +chirpstack: Create: INTERNAL: database is down \(step failed 3 time\(s\) in a row; retried\)$/m);
   });
 });
+
+describe('anti-rollback per device when the fleet version is given', () => {
+  const h = new PipelineHarness({ devices: 4, loss: 0.1, seed: 100, spec: (s) => ({ ...s, currentVersion: '1.0.0' }) });
+  h.run();
+
+  it('asks each device its running version at discovery, then updates it', () => {
+    expect(h.state.stage).toBe('done');
+    expect(h.byStatus()).toEqual({ Updated: 4 });
+    for (const eui of h.devices.keys()) {
+      const asked = h.unicastsTo(eui).filter((e) => e.commands.some((c) => c.type === 'DevVersionReq'));
+      expect(asked.length).toBeGreaterThanOrEqual(2); // at discovery and after the reboot
+      expect(asked[0]!.commands).toEqual([{ type: 'DevVersionReq' }]);
+    }
+  });
+});

@@ -49,6 +49,8 @@ export interface MachineContext {
   targetVersion: number;
   /** A device running a newer version than the image is updated anyway (otherwise it fails DowngradeRefused). */
   allowDowngrade?: boolean;
+  /** Ask each device its running version at discovery (the spec gives `currentVersion` and no `allowDowngrade`). */
+  checkVersions?: boolean;
   rebootDelayS: number;
   /** How long to wait for an answer before re-sending (simulated ms). */
   answerTimeoutMs: number;
@@ -223,7 +225,7 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
   // Discovery is complete when TS005, TS004 and TS006 (asked in that order) have all answered.
   if (s.p === 'discover' && s.s === 'Pending' && !s.o && s.v && s.v[1] && s.v[2] && s.v[3]) {
     if (s.v[3] !== 1) s = finish(s, 'PackageNotSupported', `TS006 version ${s.v[3]} unsupported`, now);
-    else if (s.fw !== undefined || ctx.allowDowngrade) s = to(s, 'fragSetup', now);
+    else if (s.fw !== undefined || !ctx.checkVersions) s = to(s, 'fragSetup', now);
   }
   if (!event && (s.p !== s0.p || s.s !== s0.s)) event = { type: 'device', phase: s.p, status: s.s, reason: s.r };
   return { state: s, ...(event ? { event } : {}), ...(replies.length ? { replies } : {}) };
@@ -258,7 +260,7 @@ export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null
       if (!v[1]) return { pkg: 'ts004', commands: [{ type: 'PackageVersionReq' }] };
       if (!v[3]) return { pkg: 'ts006', commands: [{ type: 'PackageVersionReq' }] };
       // Anti-rollback: the running version, before anything is set up (TS006 takes one command per frame).
-      if (v[3] === 1 && s.fw === undefined && !ctx.allowDowngrade) return { pkg: 'ts006', commands: [{ type: 'DevVersionReq' }] };
+      if (v[3] === 1 && s.fw === undefined && ctx.checkVersions) return { pkg: 'ts006', commands: [{ type: 'DevVersionReq' }] };
       return null;
     }
     case 'fragSetup': {

@@ -56,6 +56,7 @@ export function machineContext(c: CampaignState, g: GroupState, now: number): Ma
     sessionLeadS: 4 * s.timing.uplinkIntervalS,
     targetVersion: c.targetVersion,
     allowDowngrade: s.allowDowngrade === true,
+    checkVersions: s.allowDowngrade !== true && s.currentVersion !== undefined,
     rebootDelayS: s.timing.rebootDelayS,
     // The request waits for the device's next uplink (one interval plus jitter) and the answer follows at once.
     answerTimeoutMs: 1.25 * s.timing.uplinkIntervalS * 1000 + 10_000,
