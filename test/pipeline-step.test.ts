@@ -87,12 +87,23 @@ describe('step: set-up', () => {
     expect(step({ state: late, devices, answers: [], now: NOW }).state.stage).toBe('setup');
   });
 
-  it('fails when no device completed the set-up', () => {
+  it('fails when no device completed the set-up, and cleans up: devices told, group deleted, released', () => {
     const s = handState('setup', { devices: 3, data: { setupStartedMs: NOW - 60_000 } });
-    const r = step({ state: s, devices: handDevices(3, { p: 'final', s: 'Timeout' }), answers: [], now: NOW });
+    // Two devices timed out in discovery; one was given the group and then refused the session (SessionCntReplay).
+    const devices = handDevices(3, { p: 'final', s: 'Timeout' });
+    devices.set(euiOf(2), { p: 'cleanup', s: 'SessionCntReplay', t: NOW, lw: '1.0', v: [0, 2, 2, 1] });
+    const r = step({ state: s, devices, answers: [], now: NOW });
     expect(r.state.stage).toBe('failed');
     expect(r.state.error).toBe('no device completed the set-up');
-    expect(r.effects).toEqual([]);
+    expect(r.nextAt).toBeNull();
+    const kinds = r.effects.map((e) => e.kind);
+    expect(kinds).toContain('deleteGroup');
+    expect(kinds.at(-1)).toBe('release');
+    expect(r.effects.filter((e) => e.kind === 'flushDeviceQueue')).toHaveLength(3);
+    const told = r.effects.filter((e) => e.kind === 'reply').map((e) => (e.kind === 'reply' ? [e.devEui, e.commands[0]!.type] : []));
+    expect(told).toEqual([[euiOf(2), 'FragSessionDeleteReq'], [euiOf(2), 'McGroupDeleteReq']]);
+    expect(r.devices.get(euiOf(2))).toMatchObject({ s: 'SessionCntReplay', p: 'final' });
+    expect(r.events).toContainEqual(expect.objectContaining({ type: 'failed', error: 'no device completed the set-up' }));
   });
 
   it('sends McGroupSetupReq with the key from the inputs, and fails a device whose key could not be read', () => {

@@ -48,6 +48,10 @@ export interface MachineContext {
   sessionLeadS: number;
   /** Firmware version (u32) the image carries. */
   targetVersion: number;
+  /** A device running a newer version than the image is updated anyway (otherwise it fails DowngradeRefused). */
+  allowDowngrade?: boolean;
+  /** Ask each device its running version at discovery (the spec gives `currentVersion` and no `allowDowngrade`). */
+  checkVersions?: boolean;
   rebootDelayS: number;
   /** How long to wait for an answer before re-sending (simulated ms). */
   answerTimeoutMs: number;
@@ -195,8 +199,16 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
       }
       case 'DevVersionAns': {
         s.fw = c.fwVersion;
-        if (s.p !== 'verify') break;
+        if (s.p !== 'verify') {
+          // Anti-rollback: a device that runs a newer version than the image is not sent it unless allowed.
+          if (s.s === 'Pending' && !ctx.allowDowngrade && c.fwVersion >>> 0 > ctx.targetVersion >>> 0) {
+            s = finish(s, 'DowngradeRefused', `running ${hex32(c.fwVersion)}, newer than the image's ${hex32(ctx.targetVersion)} (allowDowngrade is false)`, now);
+          }
+          break;
+        }
         if (c.fwVersion === ctx.targetVersion) s = finish(s, 'Updated', `running ${hex32(ctx.targetVersion)}`, now);
+        // Asked because the reboot request went unanswered: the request itself may have been lost; ask again.
+        else if (s.rv !== undefined && s.rv <= MAX_REBOOT_CHECKS) s = to(s, 'reboot', now);
         else s = finish(s, 'ImageRejected', `after reboot still running ${hex32(c.fwVersion)}`, now);
         break;
       }
@@ -214,7 +226,7 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
   // Discovery is complete when TS004, TS005 and TS006 (asked in that order) have all answered.
   if (s.p === 'discover' && s.s === 'Pending' && !s.o && s.v && s.v[1] && s.v[2] && s.v[3]) {
     if (s.v[3] !== 1) s = finish(s, 'PackageNotSupported', `TS006 version ${s.v[3]} unsupported`, now);
-    else s = to(s, 'fragSetup', now);
+    else if (s.fw !== undefined || !ctx.checkVersions) s = to(s, 'fragSetup', now);
   }
   if (!event && (s.p !== s0.p || s.s !== s0.s)) event = { type: 'device', phase: s.p, status: s.s, reason: s.r };
   return { state: s, ...(event ? { event } : {}), ...(replies.length ? { replies } : {}) };
@@ -250,6 +262,8 @@ export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null
         };
       }
       if (!v[3]) return { pkg: 'ts006', commands: [{ type: 'PackageVersionReq' }] };
+      // Anti-rollback: the running version, before anything is set up (TS006 takes one command per frame).
+      if (v[3] === 1 && s.fw === undefined && ctx.checkVersions) return { pkg: 'ts006', commands: [{ type: 'DevVersionReq' }] };
       return null;
     }
     case 'fragSetup': {
@@ -340,15 +354,30 @@ export function phaseAfterSend(p: DevicePhase): DevicePhase {
  */
 export function onTimeout(s: DeviceState, ctx: MachineContext): Transition {
   if (!s.o) return { state: s };
+  // The reboot request's answer was lost, but the device may have rebooted into the new version: once its reboot
+  // window has passed, ask it which version it runs before re-sending (a re-sent request could reboot it again)
+  // or calling it anything (a bounded number of times).
+  if (s.p === 'reboot' && (s.rv ?? 0) < MAX_REBOOT_CHECKS) {
+    // The device takes the request on its next uplink (within an answer time-out of `o.at`) and reboots
+    // `rebootDelayS` later: ask once that has surely passed, so an old version means the request was lost.
+    const w = s.o.at + ctx.answerTimeoutMs + ctx.rebootDelayS * 1000;
+    const state = to(s, 'verify', ctx.nowMs, { rv: (s.rv ?? 0) + 1, w: Math.max(ctx.nowMs, w) });
+    return { state, event: { type: 'device', phase: 'verify', status: s.s, reason: `no DevRebootCountdownAns after ${s.o.n} attempts: asking the running version` } };
+  }
   if (s.o.n <= ctx.retries) return { state: { ...s, o: { ...s.o, at: ctx.nowMs, n: s.o.n + 1, ok: false } } };
   if (s.p === 'cleanup') return { state: to(s, 'final', ctx.nowMs), event: { type: 'device', phase: 'final', status: s.s } };
-  // A device that answered one package's PackageVersionReq but never another's lacks that package.
-  const reachable = s.p === 'discover' && s.v?.some((v) => v > 0);
-  const state = reachable
-    ? finish(s, 'PackageNotSupported', `no PackageVersionAns on port ${s.o.port} after ${s.o.n} attempts`, ctx.nowMs)
+  // A device that answered before in this campaign lost the answers (or the requests) on the radio: say so, with
+  // the phase, rather than guess a status from a silence (e.g. PackageNotSupported, or Timeout after an install).
+  const answeredBefore = s.v?.some((v) => v > 0) || s.fw !== undefined;
+  const what = s.p === 'discover' ? (s.v?.[3] ? 'DevVersionAns' : 'PackageVersionAns') : s.p === 'verify' ? 'DevVersionAns' : 'answer';
+  const state = answeredBefore
+    ? finish(s, 'NoAnswer', `no ${what} on port ${s.o.port} after ${s.o.n} attempts (${s.p})`, ctx.nowMs)
     : finish(s, 'Timeout', `no answer on port ${s.o.port} after ${s.o.n} attempts (${s.p})`, ctx.nowMs);
   return { state, event: { type: 'device', phase: state.p, status: state.s, reason: state.r } };
 }
+
+/** Times a device whose reboot request went unanswered is asked its version (and sent the request again). */
+const MAX_REBOOT_CHECKS = 2;
 
 /** Largest device clock error (s) tolerated at the session start. */
 const MAX_CLOCK_SKEW_S = 10;
@@ -409,4 +438,15 @@ export function onCancel(s: DeviceState, now: number): Transition {
   if (s.s !== 'Pending') return { state: s };
   const { o: _o, ...rest } = s;
   return transition(s, { ...rest, s: 'Cancelled', r: 'campaign cancelled', p: 'final', t: now });
+}
+
+/**
+ * ChirpStack does not know the device (NOT_FOUND) or refused a call about it: the device fails alone and gets no
+ * more requests (none could reach it). A device that already has a final status keeps it.
+ */
+export function onDeviceMissing(s: DeviceState, reason: string, now: number): Transition {
+  if (s.p === 'final') return { state: s };
+  const { o: _o, ...rest } = s;
+  const status = s.s === 'Pending' ? 'DeviceNotFound' : s.s;
+  return transition(s, { ...rest, s: status, r: s.s === 'Pending' ? reason : (s.r ?? reason), p: 'final', t: now });
 }

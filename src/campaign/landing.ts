@@ -3,7 +3,9 @@
  * each side effect and writes the result; the test harness does the same against the simulated network.
  * `gi` is the index of the campaign's multicast group the effect was about (the effect's `group`).
  */
+import { onDeviceMissing } from './device-machine.js';
 import { groupParams } from './grouping.js';
+import type { DeviceState } from './model.js';
 import type { McPending, CampaignState, GroupState } from './state.js';
 
 function withGroup(s: CampaignState, gi: number, f: (g: GroupState) => GroupState): CampaignState {
@@ -55,4 +57,26 @@ export function settleMulticast(s: CampaignState, groupFCnt: number, gi = 0): { 
   if (groupFCnt > g.mcFCnt) return { state: onMulticastLanded(s, g.mcPending, groupFCnt - 1, gi), landed: true };
   const { mcPending: _p, ...rest } = g;
   return { state: withGroup(s, gi, () => rest), landed: false };
+}
+
+/**
+ * Devices ChirpStack refused (NOT_FOUND, or another per-device error) while an effect was carried out: each fails
+ * alone with the reason; the campaign goes on with the others. Returns the changed records and their events.
+ */
+export function onDevicesMissing(
+  devices: ReadonlyMap<string, DeviceState>,
+  missing: ReadonlyMap<string, string>,
+  now: number,
+): { devices: Map<string, DeviceState>; events: Record<string, unknown>[] } {
+  const changed = new Map<string, DeviceState>();
+  const events: Record<string, unknown>[] = [];
+  for (const [eui, reason] of missing) {
+    const st = devices.get(eui);
+    if (!st) continue;
+    const t = onDeviceMissing(st, reason, now);
+    if (t.state === st) continue;
+    changed.set(eui, t.state);
+    if (t.event) events.push({ ...t.event, devEui: eui });
+  }
+  return { devices: changed, events };
 }

@@ -33,6 +33,12 @@ export const DEVICE_STATUSES = [
   'MICError',
   'ImageRejected',
   'Timeout',
+  /** ChirpStack does not know the device (or refused every call about it). */
+  'DeviceNotFound',
+  /** An answer the campaign needed was lost every time it was asked for (the reason names the phase). */
+  'NoAnswer',
+  /** The device runs a newer version than the image and the campaign does not allow a downgrade. */
+  'DowngradeRefused',
   'Cancelled',
   'Updated',
 ] as const;
@@ -88,6 +94,8 @@ export interface DeviceState {
   sk?: number;
   /** How often DevUpgradeImageAns said "no image" although the status counters suggested completion. */
   np?: number;
+  /** Times the device was asked its version because the reboot request's answer never came. */
+  rv?: number;
   /** Clean-up answers received: bit 0 FragSessionDeleteAns, bit 1 McGroupDeleteAns. */
   cl?: number;
   /** Index of the campaign's multicast group the device is in (src/campaign/grouping.ts), once its key is known. */

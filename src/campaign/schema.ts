@@ -108,6 +108,16 @@ export const CampaignSpecSchema = z.object({
     })
     .strict()
     .prefault({}),
+  /**
+   * Firmware version the devices run now ("1.0.0"), when known: an image with a lower version is refused at
+   * submission unless `allowDowngrade`.
+   */
+  currentVersion: z
+    .string()
+    .regex(/^\d{1,3}\.\d{1,3}\.\d{1,5}$/, 'currentVersion: expected "major.minor.patch"')
+    .optional(),
+  /** Send an image older than the devices run (refused at submission and, per device, at apply time otherwise). */
+  allowDowngrade: z.boolean().default(false),
 })
   // Unknown fields are refused, so a misspelt option is an error rather than a silent default.
   .strict();

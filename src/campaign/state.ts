@@ -71,6 +71,8 @@ export interface CampaignState {
   /** Firmware version the image carries. */
   targetVersion: number;
   cancel: boolean;
+  /** Set by the shell when a step kept failing: the campaign ends failed, with its clean-up, naming this error. */
+  abort?: string;
   startedAtMs?: number;
   setupStartedMs?: number;
   /** Last time the devices were looked at (the broadcast paces fragments more often). */

@@ -28,6 +28,7 @@ export interface KeyInputs {
   rootKeys?: ReadonlyMap<string, Uint8Array>;
   keyErrors?: ReadonlyMap<string, string>;
   image?: Uint8Array;
+  sessionCnts?: ReadonlyMap<string, number>;
 }
 
 export function versionsOf(s: DeviceState): Versions {
@@ -56,6 +57,8 @@ export function machineContext(c: CampaignState, g: GroupState, now: number): Ma
     ...(g.session ? { sessionTimeGps: g.session.timeGps, sessionEndGps: unixMsToGps(g.session.endMs) } : {}),
     sessionLeadS: 4 * s.timing.uplinkIntervalS,
     targetVersion: c.targetVersion,
+    allowDowngrade: s.allowDowngrade === true,
+    checkVersions: s.allowDowngrade !== true && s.currentVersion !== undefined,
     rebootDelayS: s.timing.rebootDelayS,
     // The request waits for the device's next uplink (one interval plus jitter) and the answer follows at once.
     answerTimeoutMs: 1.25 * s.timing.uplinkIntervalS * 1000 + 10_000,
@@ -110,7 +113,9 @@ export function foldAnswers(c: CampaignState, d: Draft, ctxOf: (st: DeviceState 
 /** Chooses each device's next request and records it as outstanding; re-sends the unlanded ones. */
 export function dispatch(c: CampaignState, d: Draft, ctxOf: (st: DeviceState | undefined) => MachineContext, input: KeyInputs, effects: Effect[]): void {
   const lw = new Map(c.spec.devices.map((x) => [x.devEui, x.lorawan]));
-  for (const [eui, st] of d.devices) {
+  for (const [eui, st0] of d.devices) {
+    // A TS004 v2 set-up goes on from the device's SessionCnt of earlier campaigns (a repeated one is refused).
+    const st = st0.p === 'fragSetup' && st0.v?.[1] === 2 && st0.sc === undefined && !st0.o ? { ...st0, sc: input.sessionCnts?.get(eui) ?? 0 } : st0;
     const mctx = ctxOf(st);
     const mcKey = Buffer.from(deviceGroup(c, st).mcKeyHex, 'hex');
     const keyError = input.keyErrors?.get(eui);
@@ -150,4 +155,14 @@ export function dispatch(c: CampaignState, d: Draft, ctxOf: (st: DeviceState | u
     const hex = Buffer.from(encodeCommands(pkg, 'downlink', commands, st ? versionsOf(st) : {})).toString('hex');
     effects.push({ kind: 'reply', devEui: eui, pkg, port: c.spec.ports[pkg], commands, hex });
   }
+}
+
+/** The next SessionCnt of each device whose TS004 v2 FragSessionSetupReq the effects send (to keep before sending). */
+export function sessionCntsSent(effects: readonly Effect[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of effects) {
+    if (e.kind !== 'unicast') continue;
+    for (const c of e.commands) if (c.type === 'FragSessionSetupReq' && c.sessionCnt !== undefined) out.set(e.devEui, c.sessionCnt + 1);
+  }
+  return out;
 }

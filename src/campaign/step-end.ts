@@ -52,6 +52,21 @@ export function groupFigures(c: CampaignState, devices: ReadonlyMap<string, Devi
 
 /** Cancellation: pending devices end Cancelled, set-up devices are asked to drop the session and the group. */
 export function cancel(state: CampaignState, d: Draft, now: number): { state: CampaignState; effects: Effect[] } {
+  return endCampaign(state, d, now, { stage: 'cancelled' });
+}
+
+/**
+ * The end of a campaign on any path but `done` (cancelled, or failed with `error`): the same clean-up every time.
+ * Queued requests are flushed, devices that were set up are asked to drop the fragmentation session and the
+ * multicast group, the ChirpStack group is deleted, pending devices end (Cancelled, with the reason) and the
+ * campaign's devices are released. The shell carries the clean-up out best effort (bounded), so it always ends.
+ */
+export function endCampaign(
+  state: CampaignState,
+  d: Draft,
+  now: number,
+  how: { stage: 'cancelled' } | { stage: 'failed'; error: string },
+): { state: CampaignState; effects: Effect[] } {
   const g = state.groups[0];
   const s = state.spec;
   const effects: Effect[] = [];
@@ -63,23 +78,39 @@ export function cancel(state: CampaignState, d: Draft, now: number): { state: Ca
   const fragHex = Buffer.from(encodeCommands('ts004', 'downlink', fragDelete)).toString('hex');
   const groupHex = Buffer.from(encodeCommands('ts005', 'downlink', groupDelete)).toString('hex');
   // Stop what is queued for the devices, then ask those that were set up to drop the session and the group.
-  for (const eui of d.devices.keys()) effects.push({ kind: 'flushDeviceQueue', devEui: eui });
-  let cancelled = 0;
+  // A device ChirpStack does not know (DeviceNotFound) has nothing queued and was never set up.
+  for (const [eui, st] of d.devices) if (st.s !== 'DeviceNotFound') effects.push({ kind: 'flushDeviceQueue', devEui: eui });
+  let ended = 0;
+  const reason = how.stage === 'failed' ? `campaign failed: ${how.error}` : undefined;
   for (const [eui, st] of [...d.devices]) {
     if (st.p !== 'discover' && st.p !== 'final') {
       effects.push({ kind: 'reply', devEui: eui, pkg: 'ts004', port: s.ports.ts004, commands: fragDelete, hex: fragHex });
       effects.push({ kind: 'reply', devEui: eui, pkg: 'ts005', port: s.ports.ts005, commands: groupDelete, hex: groupHex });
+    } else if (st.p === 'discover' && (st.v?.[2] || st.o?.port === s.ports.ts005)) {
+      // Still discovering, but given the multicast group already (McGroupSetupReq goes in the first frame).
+      effects.push({ kind: 'reply', devEui: eui, pkg: 'ts005', port: s.ports.ts005, commands: groupDelete, hex: groupHex });
     }
     const t = onCancel(st, now);
-    if (t.state !== st) {
-      d.devices.set(eui, t.state);
-      d.changed.set(eui, t.state);
-      cancelled++;
+    const next = t.state !== st && reason ? { ...t.state, r: reason } : t.state;
+    if (next !== st) {
+      d.devices.set(eui, next);
+      d.changed.set(eui, next);
+      ended++;
+    } else if (st.p !== 'final') {
+      // A device with its status already (e.g. waiting for its clean-up answers) is final now.
+      const fin = { ...st, p: 'final' as const, t: now };
+      delete fin.o;
+      d.devices.set(eui, fin);
+      d.changed.set(eui, fin);
     }
   }
-  d.events.push({ type: 'cancelled', devices: cancelled });
+  if (how.stage === 'cancelled') d.events.push({ type: 'cancelled', devices: ended });
+  else {
+    d.events.push({ type: 'failed', error: how.error, devices: ended });
+    state.error = how.error;
+  }
   d.events.push(report(state, d.devices, now));
-  state.stage = 'cancelled';
+  state.stage = how.stage;
   effects.push({ kind: 'release' });
   return { state, effects };
 }

@@ -13,10 +13,10 @@ import type { ProfileFacts } from './grouping.js';
 import { FINAL_STAGES, type DeviceState, type Stage } from './model.js';
 import type { CampaignState } from './state.js';
 import { contexts, dispatch, foldAnswers, machineContext, needsKeys, type DeviceAnswer } from './step-devices.js';
-import { cancel, report } from './step-end.js';
+import { cancel, endCampaign, report } from './step-end.js';
 import { aggregateStage, assignGroups, groupDecision, groupSetUpEffects, groupPacing, isGroupRunning, mergeDraft, startSessions, subDraft } from './step-groups.js';
 
-export { machineContext, needsKeys, versionsOf, type DeviceAnswer } from './step-devices.js';
+export { machineContext, needsKeys, sessionCntsSent, versionsOf, type DeviceAnswer } from './step-devices.js';
 export { report } from './step-end.js';
 
 
@@ -35,6 +35,8 @@ export interface StepInput {
   image?: Uint8Array;
   /** Device profiles (region, classes) of the devices `profilesNeeded` names; absent ones use the spec's. */
   profiles?: ReadonlyMap<string, ProfileFacts>;
+  /** The next TS004 v2 SessionCnt of the devices about to be sent a FragSessionSetupReq (kept across campaigns). */
+  sessionCnts?: ReadonlyMap<string, number>;
 }
 
 export interface StepResult {
@@ -54,7 +56,7 @@ export function devicesDue(c: CampaignState, now: number): boolean {
 
 /** The devices whose root keys the caller must supply for this step. */
 export function keysNeeded(c: CampaignState, devices: ReadonlyMap<string, DeviceState>, now: number): string[] {
-  if (c.cancel || FINAL_STAGES.includes(c.stage) || c.stage === 'prepare' || c.stage === 'group' || !devicesDue(c, now)) return [];
+  if (c.cancel || c.abort || FINAL_STAGES.includes(c.stage) || c.stage === 'prepare' || c.stage === 'group' || !devicesDue(c, now)) return [];
   return [...devices].filter(([, st]) => needsKeys(st)).map(([eui]) => eui);
 }
 
@@ -81,6 +83,11 @@ export function step(input: StepInput): StepResult {
     const c = cancel(state, d, now);
     return result(c.state, d, c.effects, null);
   }
+  if (state.abort) {
+    // The shell gave up on a step that kept failing: end with the clean-up, naming the error.
+    const c = endCampaign(state, d, now, { stage: 'failed', error: state.abort });
+    return result(c.state, d, c.effects, null);
+  }
   const g = state.groups[0];
   const spec = state.spec;
 
@@ -101,7 +108,8 @@ export function step(input: StepInput): StepResult {
   if (state.stage === 'group') {
     // The devices' profiles are checked; the ChirpStack groups are created when the set-up has shown which groups
     // the fleet needs (startSessions).
-    const devEuis = spec.devices.map((x) => x.devEui);
+    // A device that already failed (ChirpStack does not know it) is not looked up again when the step is repeated.
+    const devEuis = spec.devices.map((x) => x.devEui).filter((eui) => input.devices.get(eui)?.p !== 'final');
     const groupType = spec.multicast.groupType === 'B' ? 'CLASS_B' : 'CLASS_C';
     state.stage = 'setup';
     state.setupStartedMs = now;
@@ -127,9 +135,8 @@ export function step(input: StepInput): StepResult {
       const overdue = now >= (state.setupStartedMs ?? now) + 8 * answerTimeoutMs && ready >= 0.9 * d.devices.size;
       if (waiting === 0 || overdue) {
         if (ready === 0) {
-          state.stage = 'failed';
-          state.error = 'no device completed the set-up';
-          return result(state, d, [], null);
+          const c = endCampaign(state, d, now, { stage: 'failed', error: 'no device completed the set-up' });
+          return result(c.state, d, c.effects, null);
         }
         startSessions(state, d, (gi) => machineContext(state, state.groups[gi]!, now), now, effects);
         campaignNext = 'session';

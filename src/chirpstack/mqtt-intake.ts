@@ -45,7 +45,9 @@ export async function startMqttIntake(intake: UplinkIntake, opts: MqttIntakeOpti
         reject(new Error(`mqtt: cannot connect to ${opts.url}: ${err.message} (is the broker running?)`));
       });
     });
-    await client.subscribeAsync(topic, { qos: 0 });
+    // QoS 1: the broker re-delivers an uplink whose delivery was not acknowledged (at least once; duplicates are
+    // dropped by deduplicationId after the answer is appended, see workers/uplinks.ts).
+    await client.subscribeAsync(topic, { qos: 1 });
   } catch (err) {
     client.end(true);
     throw err;

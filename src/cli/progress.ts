@@ -96,6 +96,7 @@ export function formatStatus(c: CampaignMsg, now = Date.now()): string {
   const airMs = Number(c.data.airtimeMs ?? 0) || 0;
   if (airMs > 0) rows.push(['airtime', `${(airMs / 1000).toFixed(1)} s of multicast, summed over gateways`]);
   if (c.error) rows.push(['error', c.error]);
+  if (c.data.lastError) rows.push(['last error', `${c.data.lastError} (step failed ${c.data.stepErrors ?? '?'} time(s) in a row; retried)`]);
   let out = rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n') + '\n';
   if (c.devices.length) {
     const head = ['devEui', 'status', 'phase', 'firmware', 'last change', 'reason'];

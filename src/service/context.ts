@@ -5,6 +5,7 @@
  * clock in Redis; each job runs at the instant it reads there, see src/sim/virtual-time.ts) or a clock scaled from
  * wall time (for watching a campaign live).
  */
+import { storeKeyFromEnv } from '../store/secrets.js';
 import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import { pino, type Logger } from 'pino';
@@ -22,7 +23,7 @@ export interface WorkerContext {
   clock: Clock;
   log: Logger;
   /** 'real' (production), 'scaled' (a simulation's scaled clock) or 'virtual' (a simulation's virtual time). */
-  timeMode: 'real' | 'scaled' | 'virtual';
+  timeMode?: 'real' | 'scaled' | 'virtual';
   /** Converts a simulated delay to the wall-clock delay BullMQ waits (real and scaled time). */
   wallDelay(simMs: number): number;
   /** Root keys fetched from ChirpStack, by devEui (cached for the life of the process). */
@@ -66,6 +67,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerConfi
 
 export function createContext(cfg: WorkerConfig): WorkerContext {
   if (cfg.virtualTime && cfg.clock) throw new Error('clock: a worker follows either virtual time or a scaled clock, not both');
+  storeKeyFromEnv(); // a malformed LORAFUOTA_STORE_KEY stops the worker at start, naming the variable
   const log = pino({ level: cfg.logLevel ?? 'info', base: { pid: process.pid } }, pino.destination(2));
   const health = new RedisHealth(log);
   const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: null });

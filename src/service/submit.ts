@@ -3,6 +3,7 @@
  * the CLI and the BullMQ `submit` job. Nothing is stored when any check fails, and every failure names the field.
  */
 import type { Queue } from 'bullmq';
+import { checkDowngrade } from '../campaign/downgrade.js';
 import { parseCampaignSpec, type CampaignSpec } from '../campaign/schema.js';
 import { planGroup } from '../campaign/group-plan.js';
 import { defaultKey } from '../campaign/grouping.js';
@@ -25,6 +26,7 @@ export function prepareCampaign(input: unknown): { spec: CampaignSpec; image: Ui
   const publicKeys = spec.publicKeys.map((text, i) => parsePublicKeyFile(text, `publicKeys[${i}]`));
   // Refuse, before anything is sent, an image the devices would refuse.
   const header = verifyImageForCampaign(image, { publicKeys, deviceClass: spec.deviceClass });
+  checkDowngrade(spec, header.firmwareVersion);
   // The first group (the spec's own region, class and parity rule) is planned now; the groups of other regions
   // and parity rules when the set-up discovers their devices. Per-region parameters are checked now, so a bad one
   // is refused before anything is sent.

@@ -40,18 +40,15 @@ export interface UplinkCounters {
 }
 
 export async function processUplinks(ctx: WorkerContext, ups: NormalizedUplink[], counters?: UplinkCounters): Promise<void> {
-  const candidates = ups.filter((u) => u.fPort > 0 && u.data.length > 0);
-  if (candidates.length === 0) return;
-  // Each worker drops duplicates it has seen; this drops those another worker has (one SET NX per uplink).
-  const p = ctx.store.redis.pipeline();
-  for (const u of candidates) p.set(ctx.store.keys.dedup(u.deduplicationId), '1', 'EX', 120, 'NX');
-  const first = (await p.exec()) ?? [];
-  const withData = candidates.filter((_, i) => first[i]?.[1] === 'OK');
-  countUplink('duplicate', candidates.length - withData.length); // seen by another worker
+  const withData = ups.filter((u) => u.fPort > 0 && u.data.length > 0);
   if (withData.length === 0) return;
+  // Answers are appended at least once: the de-duplication (drop what this or another worker already appended)
+  // is in the same atomic script as the append (CampaignStore.appendAnswers), never before it, so a worker that
+  // dies after marking cannot lose an answer. Clock-sync requests are de-duplicated up front (a lost one is asked
+  // again by the device).
   const ids = await ctx.store.redis.hmget(ctx.store.keys.deviceIndex(), ...withData.map((u) => u.devEui));
-  const answers: { campaignId: string; devEui: string; fPort: number; hex: string; timeMs: number }[] = [];
-  const clock: { devEui: string; port: number; bytes: Uint8Array }[] = [];
+  const answers: { campaignId: string; devEui: string; fPort: number; hex: string; timeMs: number; deduplicationId: string }[] = [];
+  const clock: { devEui: string; port: number; bytes: Uint8Array; deduplicationId: string }[] = [];
   for (let i = 0; i < withData.length; i++) {
     const u = withData[i]!;
     const campaignId = ids[i];
@@ -65,7 +62,7 @@ export async function processUplinks(ctx: WorkerContext, ups: NormalizedUplink[]
       for (const cmd of dec.commands) {
         if (cmd.type !== 'AppTimeReq') continue;
         const ans = appTimeAnswer(cmd.deviceTime, cmd.ansRequired, cmd.tokenReq, rxGps);
-        if (ans) clock.push({ devEui: u.devEui, port: ports.ts003, bytes: ans });
+        if (ans) clock.push({ devEui: u.devEui, port: ports.ts003, bytes: ans, deduplicationId: u.deduplicationId });
       }
       continue;
     }
@@ -73,9 +70,19 @@ export async function processUplinks(ctx: WorkerContext, ups: NormalizedUplink[]
       if (counters) counters.ignored++;
       continue;
     }
-    answers.push({ campaignId, devEui: u.devEui, fPort: u.fPort, hex: Buffer.from(u.data).toString('hex'), timeMs: u.timeMs });
+    answers.push({ campaignId, devEui: u.devEui, fPort: u.fPort, hex: Buffer.from(u.data).toString('hex'), timeMs: u.timeMs, deduplicationId: u.deduplicationId });
   }
-  await ctx.store.appendAnswers(answers);
+  const appended = await ctx.store.appendAnswers(answers);
+  let duplicates = answers.length - appended;
+  if (clock.length) {
+    const p = ctx.store.redis.pipeline();
+    for (const a of clock) p.set(ctx.store.keys.dedup(a.deduplicationId), '1', 'EX', 120, 'NX');
+    const first = (await p.exec()) ?? [];
+    const fresh = clock.filter((_, i) => first[i]?.[1] === 'OK');
+    duplicates += clock.length - fresh.length;
+    clock.splice(0, clock.length, ...fresh);
+  }
+  countUplink('duplicate', duplicates); // seen by another worker (or this one, before a crash)
   // One clock answer queued per device at a time: a Class A device takes one downlink per uplink, and a queue of
   // stale AppTimeAns would delay the campaign's own requests (and the session start) behind them.
   await pMap(clock, 16, async (a) => {
@@ -88,7 +95,7 @@ export async function processUplinks(ctx: WorkerContext, ups: NormalizedUplink[]
     }
   });
   if (counters) {
-    counters.processed += answers.length;
+    counters.processed += appended;
     counters.clockSync += clock.length;
   }
 }

@@ -11,6 +11,7 @@ import { REGION_NAMES, type RegionName } from '../codec/region.js';
 import type { Plan } from '../campaign/planner.js';
 import type { CampaignState, GroupState, McPending } from '../campaign/state.js';
 import type { CampaignRecord } from './campaign-store.js';
+import { open, seal } from './secrets.js';
 
 export class StateError extends Error {
   override readonly name = 'StateError';
@@ -123,7 +124,12 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
   const rule = num(d, 'ruleVersion', 1);
   if (rule !== 1 && rule !== 2) throw new StateError('ruleVersion', `must be 1 or 2, got ${rule}`);
   const plan = parsePlan(d.plan);
-  const mcKeyHex = d.mcKey ?? '';
+  let mcKeyHex: string;
+  try {
+    mcKeyHex = open(d.mcKey ?? '', c.id, 'mcKey');
+  } catch (e) {
+    throw new StateError('mcKey', (e as Error).message.replace(/^mcKey: /, ''));
+  }
   if (mcKeyHex && !/^[0-9a-f]{32}$/.test(mcKeyHex)) throw new StateError('mcKey', 'expected 32 hex digits');
   const askedAt = optNum(d, 'statusAskedAt');
   const lossCap = optNum(d, 'lossCap');
@@ -162,6 +168,7 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
     spec: c.spec,
     targetVersion: num(d, 'targetVersion', 0),
     cancel: d.cancel === '1',
+    ...(d.abort ? { abort: d.abort } : {}),
     ...(startedAtMs !== undefined ? { startedAtMs } : {}),
     ...(setupStartedMs !== undefined ? { setupStartedMs } : {}),
     lastDeviceStepMs: num(d, 'lastDeviceStepMs', 0),
@@ -224,5 +231,7 @@ export function stateDiff(before: CampaignState, after: CampaignState): Record<s
   const b = serialiseCampaignState(after);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(b)) if (a[k] !== v) out[k] = v;
+  // Key material is sealed on its way to the store (src/store/secrets.ts).
+  if (out.mcKey !== undefined) out.mcKey = seal(out.mcKey, after.id);
   return out;
 }

@@ -53,7 +53,18 @@ export interface StepWrite {
   devices?: Map<string, DeviceState>;
   events?: Record<string, unknown>[];
   intents?: string | null;
+  /** Next TS004 v2 SessionCnt of devices whose FragSessionSetupReq this step sends (written before it is sent). */
+  sessionCnts?: ReadonlyMap<string, number>;
 }
+
+/**
+ * Appends an answer unless its marker exists, then sets the marker (kept 10 minutes), in one atomic script: the
+ * marker is written after the append, so a failed append leaves none.
+ */
+const APPEND_ONCE = `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('XADD', KEYS[2], '*', unpack(ARGV))
+redis.call('SET', KEYS[1], '1', 'EX', 600)
+return 1`;
 
 const RESERVED = new Set(['name', 'stage', 'createdAt', 'updatedAt', 'error', 'clientToken', 'spec', 'fx']);
 
@@ -242,6 +253,7 @@ export class CampaignStore {
       if (w.stage.error !== undefined) f.error = w.stage.error;
     }
     if (typeof w.intents === 'string') f.fx = w.intents;
+    if (w.sessionCnts?.size) m.hset(this.keys.sessionCnts(), ...[...w.sessionCnts].flatMap(([eui, n]) => [eui, String(n)]));
     m.hset(this.keys.campaign(id), f);
     if (w.intents === null) m.hdel(this.keys.campaign(id), 'fx');
     for (const e of w.events ?? []) m.xadd(...this.eventArgs(id, { time: now, ...e }));
@@ -255,19 +267,41 @@ export class CampaignStore {
     if (failed) throw failed[0] as Error;
   }
 
+  /** The next TS004 v2 SessionCnt of each device (0 for a device never given one). */
+  async sessionCnts(devEuis: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (devEuis.length === 0) return out;
+    const vals = await this.redis.hmget(this.keys.sessionCnts(), ...devEuis);
+    devEuis.forEach((eui, i) => {
+      const n = Number(vals[i] ?? 0);
+      out.set(eui, Number.isInteger(n) && n >= 0 ? n : 0);
+    });
+    return out;
+  }
+
   /** Which active campaign a device belongs to. */
   async campaignOf(devEui: string): Promise<string | null> {
     return this.redis.hget(this.keys.deviceIndex(), devEui);
   }
 
-  /** Appends device answers (from the uplink intake) to their campaigns' answer streams in one round trip. */
-  async appendAnswers(items: { campaignId: string; devEui: string; fPort: number; hex: string; timeMs: number }[]): Promise<void> {
-    if (items.length === 0) return;
+  /**
+   * Appends device answers (from the uplink intake) to their campaigns' answer streams in one round trip, each at
+   * most once per `deduplicationId`: the marker and the append are one script (atomic), so a batch processed again
+   * after a crash, or an uplink re-delivered, adds nothing, and no answer is marked without being appended.
+   * Returns how many were appended (the others were duplicates).
+   */
+  async appendAnswers(items: { campaignId: string; devEui: string; fPort: number; hex: string; timeMs: number; deduplicationId?: string }[]): Promise<number> {
+    if (items.length === 0) return 0;
     const p = this.redis.pipeline();
     for (const a of items) {
-      p.xadd(this.keys.answers(a.campaignId), '*', 'd', a.devEui, 'p', String(a.fPort), 'x', a.hex, 't', String(a.timeMs));
+      const fields = ['d', a.devEui, 'p', String(a.fPort), 'x', a.hex, 't', String(a.timeMs)];
+      if (a.deduplicationId === undefined) p.xadd(this.keys.answers(a.campaignId), '*', ...fields);
+      else p.eval(APPEND_ONCE, 2, this.keys.answerMark(a.campaignId, a.deduplicationId), this.keys.answers(a.campaignId), ...fields);
     }
-    await p.exec();
+    const res = (await p.exec()) ?? [];
+    const failed = res.find(([err]) => err);
+    if (failed) throw failed[0] as Error;
+    return res.filter(([, v]) => v !== 0).length;
   }
 
   /** Answers after `afterId` (exclusive), oldest first. */
@@ -347,7 +381,7 @@ export class CampaignStore {
         for (const k of keys) p.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
         const res = (await p.exec()) ?? [];
         res.forEach(([, v], i) => {
-          if (keys[i]!.startsWith(dd)) transient += Number(v ?? 0);
+          if (keys[i]!.startsWith(dd) || keys[i]!.includes('}:dd:')) transient += Number(v ?? 0);
           else total += Number(v ?? 0);
         });
       }
@@ -356,7 +390,7 @@ export class CampaignStore {
   }
 
   /**
-   * Drops what a finished campaign no longer needs: the consumed answers, the image, and the per-device events
+   * Drops what a finished campaign no longer needs: the McKey, the consumed answers, the image, the per-device events
    * (the device records keep every device's final status and reason). Campaign-level events (stages, plan,
    * repair rounds, the report) stay, with their ids, so `watch` still replays the campaign's history.
    */
@@ -367,6 +401,8 @@ export class CampaignStore {
     const keep = all.filter(([, f]) => !perDevice.has((JSON.parse(f[1] ?? '{}') as { type?: string }).type ?? ''));
     const m = this.redis.multi();
     m.del(this.keys.answers(id), this.keys.image(id), key);
+    // The campaign's McKey is not needed any more: no key material stays behind a finished campaign.
+    m.hdel(this.keys.campaign(id), 'mcKey');
     for (const [sid, f] of keep) m.xadd(key, sid, ...f);
     await m.exec();
   }

@@ -37,9 +37,23 @@ export class Keys {
   events(id: string): string {
     return `${this.prefix}:c:{${id}}:ev`;
   }
-  /** STRING SET NX markers for uplink de-duplication. */
+  /**
+   * STRING marker of an answer appended to a campaign's answer stream (set in the same script as the append, on
+   * the campaign's slot), so a re-delivered or re-processed uplink is appended once.
+   */
+  answerMark(campaignId: string, deduplicationId: string): string {
+    return `${this.prefix}:c:{${campaignId}}:dd:${deduplicationId}`;
+  }
+  /** STRING SET NX markers for uplink de-duplication (clock-sync requests). */
   dedup(deduplicationId: string): string {
     return `${this.prefix}:dd:${deduplicationId}`;
+  }
+  /**
+   * HASH devEui -> the next TS004 v2 SessionCnt to give the device. Outside any campaign: a device refuses a
+   * SessionCnt it has seen (TS004 v2 §4.4 SessionCntReplay), whichever campaign sends it.
+   */
+  sessionCnts(): string {
+    return `${this.prefix}:sc`;
   }
   /** Pattern matching every key of this prefix (for clean-up in tests). */
   all(): string {

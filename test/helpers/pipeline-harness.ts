@@ -12,7 +12,7 @@ import { profileWarnings } from '../../src/chirpstack/profile-check.js';
 import { silentLossCheck } from '../../src/campaign/group-check.js';
 import { duplicateKey } from '../../src/sim/chirpstack-errors.js';
 import type { Effect } from '../../src/campaign/effects.js';
-import { onGroupCreated, onGroupReady, onMulticastLanded } from '../../src/campaign/landing.js';
+import { onDevicesMissing, onGroupCreated, onGroupReady, onMulticastLanded } from '../../src/campaign/landing.js';
 import { onLanded } from '../../src/campaign/device-machine.js';
 import type { DeviceState, Stage } from '../../src/campaign/model.js';
 import type { DeviceSnapshot } from '../../src/device/app-layer.js';
@@ -252,12 +252,17 @@ export class PipelineHarness {
     this.effects.push({ at: this.now, effect: e });
     const cs = this.cs;
     switch (e.kind) {
-      case 'checkProfiles':
-        for (const eui of e.devEuis.slice(0, 1)) {
+      case 'checkProfiles': {
+        // As the shell: a device ChirpStack does not know fails alone, before anything is sent to it.
+        const missing = new Map<string, string>();
+        for (const eui of e.devEuis) if (!cs.devices.has(eui)) missing.set(eui, `ChirpStack DeviceService.Get: NOT_FOUND: Object does not exist (id: ${eui})`);
+        this.failDevices(missing);
+        for (const eui of e.devEuis.filter((x) => cs.devices.has(x)).slice(0, 1)) {
           const rec = cs.devices.get(eui)!;
           for (const warning of profileWarnings(cs.profiles.get(rec.deviceProfileId)! as never, e.groupType)) this.events.push({ type: 'warning', warning });
         }
         return;
+      }
       case 'createGroup': {
         if (this.state.groups[e.group]?.groupId) return;
         const p = e.params;
@@ -282,7 +287,13 @@ export class PipelineHarness {
             this.duplicateMembers++;
           }
         };
-        for (const eui of e.devEuis) add(g.devices, eui, 'multicast_group_device_pkey');
+        // As ChirpStack: a device it does not know is refused (NOT_FOUND); that device fails alone.
+        const missing = new Map<string, string>();
+        for (const eui of e.devEuis) {
+          if (cs.devices.has(eui)) add(g.devices, eui, 'multicast_group_device_pkey');
+          else missing.set(eui, `ChirpStack MulticastGroupService.AddDevice: NOT_FOUND: Object does not exist (id: ${eui})`);
+        }
+        this.failDevices(missing);
         for (const gw of e.gatewayIds) add(g.gateways, gw, 'multicast_group_gateway_pkey');
         const check = silentLossCheck(e.gatewayIds, e.devEuis.map((eui) => ({ devEui: eui, lastSeenAtMs: cs.devices.get(eui)?.lastSeenAtMs })));
         if (check.warning) this.events.push({ type: 'warning', warning: check.warning });
@@ -297,7 +308,8 @@ export class PipelineHarness {
         return;
       }
       case 'unicast': {
-        const rec = cs.devices.get(e.devEui)!;
+        const rec = cs.devices.get(e.devEui);
+        if (!rec) return this.failDevices(new Map([[e.devEui, `ChirpStack DeviceService.Enqueue: NOT_FOUND (id: ${e.devEui})`]]));
         const data = Buffer.from(e.hex, 'hex');
         if (!e.retry || !rec.queue.some((q) => q.fPort === e.port && Buffer.from(q.data).equals(data))) this.enqueueUnicast(e.devEui, e.port, data);
         const st = this.devices.get(e.devEui);
@@ -305,7 +317,7 @@ export class PipelineHarness {
         return;
       }
       case 'reply':
-        this.enqueueUnicast(e.devEui, e.port, Buffer.from(e.hex, 'hex'));
+        if (cs.devices.has(e.devEui)) this.enqueueUnicast(e.devEui, e.port, Buffer.from(e.hex, 'hex'));
         return;
       case 'fragment':
       case 'statusRequest': {
@@ -324,7 +336,7 @@ export class PipelineHarness {
         return;
       }
       case 'flushDeviceQueue':
-        cs.devices.get(e.devEui)!.queue.length = 0;
+        if (cs.devices.has(e.devEui)) cs.devices.get(e.devEui)!.queue.length = 0;
         return;
       case 'deleteGroup': {
         const g = cs.groups.get(e.groupId);
@@ -336,6 +348,12 @@ export class PipelineHarness {
         this.released = true;
         return;
     }
+  }
+
+  private failDevices(missing: ReadonlyMap<string, string>): void {
+    const res = onDevicesMissing(this.devices, missing, this.now);
+    for (const [eui, st] of res.devices) this.devices.set(eui, st);
+    this.events.push(...res.events);
   }
 
   get isReleased(): boolean {

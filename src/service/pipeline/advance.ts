@@ -13,7 +13,7 @@ import { isSelfBracketed } from '../../campaign/effects.js';
 import { settleMulticast, onMulticastIntent } from '../../campaign/landing.js';
 import { FINAL_STAGES, type DeviceState } from '../../campaign/model.js';
 import type { CampaignState } from '../../campaign/state.js';
-import { devicesDue, keysNeeded, needsKeys, profilesNeeded, step, type DeviceAnswer } from '../../campaign/step.js';
+import { devicesDue, keysNeeded, needsKeys, profilesNeeded, sessionCntsSent, step, type DeviceAnswer } from '../../campaign/step.js';
 import { profilesFor } from './profiles.js';
 import { parseCampaignState } from '../../store/campaign-state.js';
 import type { WorkerContext } from '../context.js';
@@ -26,10 +26,38 @@ function randomMcAddr(): number {
   return a;
 }
 
-/** Runs one step. Returns the simulated delay until the next step, or null when the campaign has ended. */
+/** Consecutive failed runs of a step before the campaign is ended `failed` (with its clean-up). */
+export const MAX_STEP_ERRORS = 8;
+
+/**
+ * Runs one step. Returns the simulated delay until the next step, or null when the campaign has ended.
+ * A step that throws is recorded (`lastError` in the campaign, shown by `status`, and a `stepError` event, shown
+ * by `watch`) and rethrown for the queue to retry; after MAX_STEP_ERRORS failures in a row the campaign is ended
+ * `failed` by the next step, naming the error, so no retry goes on for ever.
+ */
 export async function advance(ctx: WorkerContext, id: string): Promise<number | null> {
+  const seen = { errors: 0 };
+  try {
+    const delay = await advanceOnce(ctx, id, seen);
+    if (seen.errors > 0) await ctx.store.redis.hdel(ctx.store.keys.campaign(id), 'stepErrors', 'lastError');
+    return delay;
+  } catch (e) {
+    const key = ctx.store.keys.campaign(id);
+    const error = String((e as Error)?.message ?? e).slice(0, 500);
+    const n = await ctx.store.redis.hincrby(key, 'stepErrors', 1);
+    await ctx.store.redis.hset(key, 'lastError', error);
+    await ctx.store.addEvent(id, { type: 'stepError', error, attempt: n, of: MAX_STEP_ERRORS });
+    ctx.log.warn({ campaign: id, err: error, attempt: n }, 'step failed');
+    if (n < MAX_STEP_ERRORS) throw e;
+    await ctx.store.redis.hset(key, 'abort', `step failed ${n} times in a row: ${error}`);
+    return 0;
+  }
+}
+
+async function advanceOnce(ctx: WorkerContext, id: string, seen: { errors: number }): Promise<number | null> {
   const c = await ctx.store.get(id);
   if (!c) return null;
+  seen.errors = Number(c.data.stepErrors ?? 0);
   let state: CampaignState;
   try {
     state = parseCampaignState(c);
@@ -58,13 +86,15 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
   }
   state = run.state;
 
-  const lookAtDevices = devicesDue(state, now) || state.cancel;
+  const lookAtDevices = devicesDue(state, now) || state.cancel || state.abort !== undefined;
   const devices: Map<string, DeviceState> = lookAtDevices ? await ctx.store.devices(id) : new Map();
-  const answers: DeviceAnswer[] = lookAtDevices && !state.cancel ? await ctx.store.readAnswers(id, state.ansCursor) : [];
+  const answers: DeviceAnswer[] = lookAtDevices && !state.cancel && !state.abort ? await ctx.store.readAnswers(id, state.ansCursor) : [];
   const need = keysNeeded(state, devices, now);
   const { rootKeys, keyErrors } = need.length ? await rootKeysFor(ctx, state, need) : { rootKeys: new Map<string, Uint8Array>(), keyErrors: new Map<string, string>() };
   const needsImage = need.some((eui) => devices.get(eui)?.p === 'fragSetup' && needsKeys(devices.get(eui)!));
   const image = needsImage ? await ctx.store.image(id) : null;
+  const v2Setup = need.filter((eui) => devices.get(eui)?.p === 'fragSetup' && devices.get(eui)?.v?.[1] === 2);
+  const sessionCnts = v2Setup.length ? await ctx.store.sessionCnts(v2Setup) : new Map<string, number>();
 
   const profiles = await profilesFor(ctx, profilesNeeded(state, devices, now, answers));
 
@@ -78,6 +108,7 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
     rootKeys,
     keyErrors,
     ...(image ? { image } : {}),
+    sessionCnts,
   });
 
   const intents = res.effects.filter((e) => !isSelfBracketed(e));
@@ -102,7 +133,8 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
   if (first) run.state = onMulticastIntent(run.state, first.pending, first.group);
   for (const [eui, st] of res.devices) run.devices.set(eui, st);
   for (const [eui, st] of devices) if (!run.devices.has(eui)) run.devices.set(eui, st);
-  await save(run, { devices: res.devices, events: res.events, ...(intents.length ? { intents: JSON.stringify(intents) } : {}) });
+  const scSent = sessionCntsSent(res.effects);
+  await save(run, { devices: res.devices, events: res.events, ...(intents.length ? { intents: JSON.stringify(intents) } : {}), ...(scSent.size ? { sessionCnts: scSent } : {}) });
 
   await carryOut(run, res.effects);
   if (intents.length) await save(run, { intents: null });

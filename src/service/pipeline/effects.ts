@@ -9,18 +9,20 @@
  * - everything else (flushes, group deletion, clean-up replies, the release) is written as intents (`fx`) in the
  *   step's write and carried out again by the next step if the worker died before clearing them.
  */
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { isAlreadyMember, isMaybeGone, isNotFound } from '../../chirpstack/errors.js';
 import { profileWarnings } from '../../chirpstack/profile-check.js';
 import { silentLossCheck } from '../../campaign/group-check.js';
 import { onLanded } from '../../campaign/device-machine.js';
 import type { Effect } from '../../campaign/effects.js';
-import { onGroupCreated, onGroupReady, onMulticastIntent, onMulticastLanded } from '../../campaign/landing.js';
+import { onDevicesMissing, onGroupCreated, onGroupReady, onMulticastIntent, onMulticastLanded } from '../../campaign/landing.js';
 import { FINAL_STAGES, type DeviceState } from '../../campaign/model.js';
 import type { CampaignState, McPending } from '../../campaign/state.js';
 import { encodeDataFragment } from '../../codec/data-fragment.js';
 import { stateDiff } from '../../store/campaign-state.js';
 import type { StepWrite } from '../../store/campaign-store.js';
 import type { WorkerContext } from '../context.js';
+import { bestEffort, isDeviceFault, reasonOf } from './best-effort.js';
 import { dropEncoder, encoderFor } from './encoders.js';
 import { pMap } from './pmap.js';
 
@@ -150,14 +152,31 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
   const { ctx } = run;
   const cs = ctx.chirpstack;
   const g = (gi: number) => run.state.groups[gi]!;
+  const enqueueUnicast = async (e: Extract<Effect, { kind: 'unicast' }>, bytes: Uint8Array): Promise<void> => {
+    if (e.retry) {
+      // Still queued from an earlier attempt (or an attempt cut short by a crash): do not send it twice.
+      const q = await cs.getDeviceQueue(e.devEui);
+      if (q.some((x) => x.fPort === e.port && Buffer.from(x.data).toString('hex') === e.hex)) return;
+    }
+    await cs.enqueueDownlink(e.devEui, { fPort: e.port, data: bytes });
+  };
   switch (batch[0]!.kind) {
     case 'checkProfiles': {
       for (const e of batch) {
         if (e.kind !== 'checkProfiles') continue;
         const seen = new Set<string>();
         const events: Record<string, unknown>[] = [];
+        const missing = new Map<string, string>();
         for (const eui of e.devEuis) {
-          const dev = await cs.getDevice(eui);
+          let dev: Awaited<ReturnType<typeof cs.getDevice>>;
+          try {
+            dev = await cs.getDevice(eui);
+          } catch (err) {
+            // A device ChirpStack does not know fails alone, before anything is sent to it.
+            if (!isDeviceFault(err)) throw err;
+            missing.set(eui, reasonOf('DeviceService.Get', err));
+            continue;
+          }
           if (seen.has(dev.deviceProfileId)) continue;
           seen.add(dev.deviceProfileId);
           const profile = await cs.getDeviceProfile(dev.deviceProfileId);
@@ -165,6 +184,7 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
           if (seen.size >= 20) break; // fleets share a handful of profiles; do not read every device
         }
         if (events.length) await save(run, { events });
+        if (missing.size) await failDevices(run, missing);
       }
       return;
     }
@@ -180,7 +200,17 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
       for (const e of batch) {
         if (e.kind !== 'fillGroup') continue;
         const groupId = g(e.group).groupId!;
-        await pMap(e.devEuis, 16, (eui) => tolerateExisting(() => cs.addDeviceToMulticastGroup(groupId, eui)));
+        const missing = new Map<string, string>();
+        await pMap(e.devEuis, 16, async (eui) => {
+          try {
+            await tolerateExisting(() => cs.addDeviceToMulticastGroup(groupId, eui));
+          } catch (err) {
+            // A device ChirpStack does not know fails alone; the campaign goes on with the others.
+            if (!isDeviceFault(err)) throw err;
+            missing.set(eui, reasonOf('MulticastGroupService.AddDevice', err));
+          }
+        });
+        if (missing.size) await failDevices(run, missing);
         await pMap(e.gatewayIds, 4, (gw) => tolerateExisting(() => cs.addGatewayToMulticastGroup(groupId, gw)));
         if (e.gatewayIds.length === 0) {
           // No gateways of its own: ChirpStack sends through the gateways that heard the members last, and stores
@@ -207,17 +237,16 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
       return;
     case 'unicast': {
       const landed = new Map<string, DeviceState>();
+      const missing = new Map<string, string>();
       await pMap(batch, 32, async (e) => {
         if (e.kind !== 'unicast') return;
         const bytes = Buffer.from(e.hex, 'hex');
-        if (e.retry) {
-          // Still queued from an earlier attempt (or an attempt cut short by a crash): do not send it twice.
-          const q = await cs.getDeviceQueue(e.devEui);
-          if (!q.some((x) => x.fPort === e.port && Buffer.from(x.data).toString('hex') === e.hex)) {
-            await cs.enqueueDownlink(e.devEui, { fPort: e.port, data: bytes });
-          }
-        } else {
-          await cs.enqueueDownlink(e.devEui, { fPort: e.port, data: bytes });
+        try {
+          await enqueueUnicast(e, bytes);
+        } catch (err) {
+          if (!isDeviceFault(err)) throw err;
+          missing.set(e.devEui, reasonOf('DeviceService.Enqueue', err));
+          return;
         }
         const st = run.devices.get(e.devEui);
         if (st?.o) landed.set(e.devEui, onLanded(st));
@@ -226,15 +255,22 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
         for (const [eui, st] of landed) run.devices.set(eui, st);
         await save(run, { devices: landed });
       }
+      if (missing.size) await failDevices(run, missing);
       return;
     }
     case 'reply': {
-      // One device's replies in order; devices concurrently.
+      // One device's replies in order; devices concurrently. Best effort: a reply that cannot be queued is left.
       const byDevice = new Map<string, Effect[]>();
       for (const e of batch) if (e.kind === 'reply') byDevice.set(e.devEui, [...(byDevice.get(e.devEui) ?? []), e]);
+      const events: Record<string, unknown>[] = [];
       await pMap([...byDevice.values()], 16, async (list) => {
-        for (const e of list) if (e.kind === 'reply') await cs.enqueueDownlink(e.devEui, { fPort: e.port, data: Buffer.from(e.hex, 'hex') });
+        for (const e of list) {
+          if (e.kind !== 'reply') continue;
+          const ev = await bestEffort({ call: 'enqueue', devEui: e.devEui, port: e.port }, () => cs.enqueueDownlink(e.devEui, { fPort: e.port, data: Buffer.from(e.hex, 'hex') }));
+          if (ev) events.push(ev);
+        }
       });
+      if (events.length) await save(run, { events });
       return;
     }
     case 'fragment':
@@ -267,17 +303,39 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
       }
       return;
     }
-    case 'flushDeviceQueue':
+    case 'flushDeviceQueue': {
+      const events: Record<string, unknown>[] = [];
       await pMap(batch, 16, async (e) => {
-        if (e.kind === 'flushDeviceQueue') await cs.flushDeviceQueue(e.devEui);
+        if (e.kind !== 'flushDeviceQueue') return;
+        const ev = await bestEffort({ call: 'flushDeviceQueue', devEui: e.devEui }, () => cs.flushDeviceQueue(e.devEui));
+        if (ev) events.push(ev);
       });
+      if (events.length) await save(run, { events });
       return;
-    case 'deleteGroup':
-      for (const e of batch) if (e.kind === 'deleteGroup') await deleteGroup(run, e.groupId);
+    }
+    case 'deleteGroup': {
+      const events: Record<string, unknown>[] = [];
+      for (const e of batch) {
+        if (e.kind !== 'deleteGroup') continue;
+        // Flush, then delete; "gone" is recognised by meaning (deleteGroup). Best effort: a call that still fails after
+        // its tries is reported as an event and the campaign ends anyway.
+        const ev = await bestEffort({ call: 'deleteMulticastGroup', groupId: e.groupId }, () => deleteGroup(run, e.groupId));
+        if (ev) events.push(ev);
+      }
+      if (events.length) await save(run, { events });
       return;
+    }
     case 'release':
       await ctx.store.release(run.id);
       dropEncoder(run.id);
       return;
   }
+}
+
+/** Fails the devices ChirpStack refused, alone, with the reason (written at once with their events). */
+async function failDevices(run: Run, missing: ReadonlyMap<string, string>): Promise<void> {
+  const res = onDevicesMissing(run.devices, missing, run.now);
+  for (const [eui, st] of res.devices) run.devices.set(eui, st);
+  run.ctx.log.warn({ campaign: run.id, devices: [...missing.keys()] }, 'devices refused by ChirpStack failed alone');
+  if (res.devices.size) await save(run, { devices: res.devices, events: res.events });
 }

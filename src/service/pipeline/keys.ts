@@ -1,4 +1,5 @@
 /** Root keys of the devices a step needs key material for, read from ChirpStack and cached per process. */
+import { isRetryable } from '../../chirpstack/call.js';
 import { rootKeyFor } from '../../chirpstack/keys.js';
 import type { CampaignState } from '../../campaign/state.js';
 import type { WorkerContext } from '../context.js';
@@ -29,6 +30,8 @@ export async function rootKeysFor(
       try {
         await fetchKeys(ctx, c, [eui]);
       } catch (err) {
+        // ChirpStack unreachable is not the device's fault: the step fails and is retried (bounded, see advance.ts).
+        if (isRetryable(err)) throw err;
         keyErrors.set(eui, (err as Error).message);
       }
     }
