@@ -111,7 +111,7 @@ describe('set-up stragglers', () => {
       const req = h.unicastsTo(eui).flatMap((e) => e.commands).filter((c) => c.type === 'McClassCSessionReq').at(-1);
       if (req?.type !== 'McClassCSessionReq') throw new Error('no session request');
       const sk = h.devices.get(eui)!.sk ?? 0;
-      expect(req.sessionTime + sk).toBeGreaterThanOrEqual(h.state.session!.timeGps);
+      expect(req.sessionTime + sk).toBeGreaterThanOrEqual(h.state.groups[0].session!.timeGps);
     }
   });
 });

@@ -62,8 +62,8 @@ describe('step: set-up', () => {
     const r = step({ state: s, devices: ready(4), answers: [], now: NOW });
     expect(r.state.stage).toBe('session');
     const attempts = Math.min(3 + 1, 6);
-    expect(r.state.session!.timeGps).toBe(unixMsToGps(NOW + attempts * answerTimeoutMs + 60_000));
-    expect(r.state.session!.startMs).toBe(gpsToUnixMs(r.state.session!.timeGps));
+    expect(r.state.groups[0].session!.timeGps).toBe(unixMsToGps(NOW + attempts * answerTimeoutMs + 60_000));
+    expect(r.state.groups[0].session!.startMs).toBe(gpsToUnixMs(r.state.groups[0].session!.timeGps));
     // Each ready device is sent its session request, recorded as outstanding.
     expect(r.effects.filter((e) => e.kind === 'unicast')).toHaveLength(4);
     expect([...r.devices.values()].every((d) => d.p === 'session' && d.o?.n === 1 && !d.o.ok)).toBe(true);

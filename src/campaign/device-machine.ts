@@ -210,7 +210,7 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
         break;
     }
   }
-  // Discovery is complete when TS005, TS004 and TS006 (asked in that order) have all answered.
+  // Discovery is complete when TS004, TS005 and TS006 (asked in that order) have all answered.
   if (s.p === 'discover' && s.s === 'Pending' && !s.o && s.v && s.v[1] && s.v[2] && s.v[3]) {
     if (s.v[3] !== 1) s = finish(s, 'PackageNotSupported', `TS006 version ${s.v[3]} unsupported`, now);
     else s = to(s, 'fragSetup', now);
@@ -228,6 +228,9 @@ export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null
   switch (s.p) {
     case 'discover': {
       const v = s.v ?? [0, 0, 0, 0];
+      // TS004 first: its version decides the device's multicast group (parity rule), whose McAddr and McKey the
+      // McGroupSetupReq carries.
+      if (!v[1]) return { pkg: 'ts004', commands: [{ type: 'PackageVersionReq' }] };
       if (!v[2]) {
         if (!ctx.keys) return null;
         return {
@@ -245,7 +248,6 @@ export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null
           ],
         };
       }
-      if (!v[1]) return { pkg: 'ts004', commands: [{ type: 'PackageVersionReq' }] };
       if (!v[3]) return { pkg: 'ts006', commands: [{ type: 'PackageVersionReq' }] };
       return null;
     }

@@ -90,4 +90,6 @@ export interface DeviceState {
   np?: number;
   /** Clean-up answers received: bit 0 FragSessionDeleteAns, bit 1 McGroupDeleteAns. */
   cl?: number;
+  /** Index of the campaign's multicast group the device is in (src/campaign/grouping.ts), once its key is known. */
+  g?: number;
 }

@@ -30,6 +30,8 @@ export interface PlanInput {
   dwellTime?: boolean | undefined;
   /** The network keeps payloads repeater compatible (ChirpStack `repeater_compatible`; default off). */
   repeaterCompatible?: boolean | undefined;
+  /** Least spacing between fragments: the group's share of gateways it shares with other groups (airtime-budget.ts). */
+  minFragmentIntervalMs?: number | undefined;
 }
 
 export interface Plan {
@@ -126,6 +128,7 @@ export function planCampaign(p: PlanInput): Plan {
   const dutyMs = fragmentAirtimeMs / band.dutyCycle;
   let fragmentIntervalMs = Math.max(busyMs, dutyMs, margin);
   if (p.groupType === 'B') fragmentIntervalMs = Math.max(fragmentIntervalMs, 2 ** p.classBPeriodicity * 1000);
+  fragmentIntervalMs = Math.max(fragmentIntervalMs, p.minFragmentIntervalMs ?? 0);
   fragmentIntervalMs = Math.ceil(fragmentIntervalMs);
 
   const statusWindowMs = 2 ** (p.blockAckDelay + 4) * 1000;

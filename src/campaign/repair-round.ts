@@ -49,7 +49,7 @@ export function evaluateStatus(c: CampaignState, g: GroupState, d: Draft, now: n
   const rounds = g.repair.rounds;
   const targetN = g.broadcast.targetN;
   const budget = plan.nbFrag + plan.maxCoded - targetN;
-  const sessionLeftMs = (c.session?.endMs ?? 0) - now - plan.statusWindowMs;
+  const sessionLeftMs = (g.session?.endMs ?? 0) - now - plan.statusWindowMs;
   const capacity = Math.max(0, Math.floor(sessionLeftMs / plan.fragmentIntervalMs));
   const need = Math.min(repairCount(estimates, budget), capacity);
   const canRepair = rounds < c.spec.fragmentation.maxRepairRounds && sessionLeftMs > 0;
@@ -77,7 +77,7 @@ export function checkApply(c: CampaignState, g: GroupState, d: Draft, now: numbe
   const lacking = [...d.devices].filter(([, s]) => s.p === 'listening' && s.s === 'Pending');
   if (lacking.length) {
     const budget = plan.nbFrag + plan.maxCoded - g.broadcast.targetN;
-    const sessionLeftMs = (c.session?.endMs ?? 0) - now - plan.statusWindowMs;
+    const sessionLeftMs = (g.session?.endMs ?? 0) - now - plan.statusWindowMs;
     if (g.repair.rounds < c.spec.fragmentation.maxRepairRounds && budget > 0 && sessionLeftMs > 0) {
       delete g.status.askedAt;
       return 'status';

@@ -17,6 +17,19 @@ export const DeviceSpecSchema = z.object({
   lorawan: z.enum(['1.0', '1.1']).default('1.0'),
 }).strict();
 
+/** Per-region multicast parameters of a split campaign (each falls back to the region's default when absent). */
+export const RegionMulticastSchema = z
+  .object({
+    dr: z.number().int().min(0).max(15).optional(),
+    frequencyHz: z.number().int().min(100_000_000).max(3_000_000_000).optional(),
+    dwellTime: z.boolean().optional(),
+    repeaterCompatible: z.boolean().optional(),
+    classBPeriodicity: z.number().int().min(0).max(7).optional(),
+    gatewayIds: z.array(hex(8, 'multicast.byRegion.gatewayIds[]')).optional(),
+    gatewayCount: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
 export const CampaignSpecSchema = z.object({
   /** Idempotency: a second submission with the same token returns the first campaign. */
   clientToken: z.string().min(1).max(128).optional(),
@@ -49,6 +62,11 @@ export const CampaignSpecSchema = z.object({
       gatewayCount: z.number().int().min(1).max(1000).default(1),
       /** ChirpStack's `multicast_class_c_margin`: least spacing between two multicast frames (ms). */
       classCMarginMs: z.number().int().min(0).max(600_000).default(5000),
+      /**
+       * Multicast parameters of the groups in other regions than `region` (a campaign splits its fleet by device
+       * profile region); a region not listed uses its Class C default channel and DR and no gateway list.
+       */
+      byRegion: z.partialRecord(z.enum(REGION_NAMES), RegionMulticastSchema).optional(),
     })
     .strict()
     .prefault({}),
@@ -57,7 +75,7 @@ export const CampaignSpecSchema = z.object({
       /** Bytes per fragment; the largest the DR allows when absent. */
       fragSize: z.number().int().min(1).max(250).optional(),
       fragIndex: z.number().int().min(0).max(3).default(0),
-      /** TS004 version of the fleet: decides the parity rule of the broadcast (devices of the other version are refused). */
+      /** TS004 version of the campaign's first group; devices of the other version get a group of their own. */
       ts004Version: z.union([z.literal(1), z.literal(2)]).default(1),
       /** Coded fragments sent in the first broadcast, as a percentage of M. Repair rounds add what is missing. */
       initialRedundancyPercent: z.number().min(0).max(300).default(15),

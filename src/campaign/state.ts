@@ -3,8 +3,11 @@
  * from the campaign hash and writes it back (src/store/campaign-state.ts); nothing else reads the hash fields.
  *
  * Everything that belongs to one multicast group (its ChirpStack group, McAddr and key, block plan, parity rule,
- * broadcast cursor, status and repair rounds) is a `GroupState`. A campaign holds exactly one group today.
+ * broadcast cursor, status and repair rounds) is a `GroupState`. A campaign splits its fleet into groups by device
+ * (src/campaign/grouping.ts): group 0 is the spec's own region, class and parity rule; the others are added as
+ * devices of other keys are discovered. Each group runs its own session, broadcast, status rounds and clean-up.
  */
+import type { GroupKey } from './grouping.js';
 import type { Plan } from './planner.js';
 import type { CampaignSpec } from './schema.js';
 import type { Stage } from './model.js';
@@ -15,6 +18,15 @@ export type StoredSpec = Omit<CampaignSpec, 'imageBase64'>;
 export type McPending = { kind: 'frag'; n: number } | { kind: 'status'; at: number };
 
 export interface GroupState {
+  /** Region, class and parity rule the group's devices share. */
+  key: GroupKey;
+  /**
+   * The group's own stage: 'setup' while its devices are being set up, then session .. cleanup, 'done' (also for
+   * a group none of whose devices got ready: it never had a ChirpStack group).
+   */
+  stage: Stage;
+  /** The group's multicast session: start (GPS s and ms) and end. */
+  session?: { timeGps: number; startMs: number; endMs: number };
   /** TS005 McGroupID (0..3) on the devices. */
   mcGroupId: number;
   mcAddr: number;
@@ -59,16 +71,15 @@ export interface CampaignState {
   cancel: boolean;
   startedAtMs?: number;
   setupStartedMs?: number;
-  session?: { timeGps: number; startMs: number; endMs: number };
   /** Last time the devices were looked at (the broadcast paces fragments more often). */
   lastDeviceStepMs: number;
   /** Id of the last answer folded in. */
   ansCursor: string;
   error?: string;
-  groups: [GroupState];
+  groups: [GroupState, ...GroupState[]];
 }
 
-/** The one multicast group of the campaign. */
+/** The campaign's first multicast group. */
 export function groupOf(s: CampaignState): GroupState {
   return s.groups[0];
 }

@@ -7,10 +7,11 @@ import { decodeCommands, encodeCommands, packageForPort, type Versions } from '.
 import { unixMsToGps } from '../codec/gpstime.js';
 import { dataBlockIntKey, encryptMcKey, mcKEKey, mcRootKey } from '../codec/keys.js';
 import { dataBlockMic } from '../codec/mic.js';
-import { nextRequest, onAnswer, onKeyError, onRuleMismatch, onSent, onTimeout, type MachineContext } from './device-machine.js';
+import { nextRequest, onAnswer, onKeyError, onSent, onTimeout, type MachineContext } from './device-machine.js';
 import { apply, type Draft } from './draft.js';
 import type { Effect } from './effects.js';
 import type { DeviceState } from './model.js';
+import { groupParams } from './grouping.js';
 import type { CampaignState, GroupState } from './state.js';
 
 /** One device answer from the uplink intake. */
@@ -35,23 +36,24 @@ export function versionsOf(s: DeviceState): Versions {
 
 export function machineContext(c: CampaignState, g: GroupState, now: number): MachineContext {
   const s = c.spec;
+  const m = groupParams(s, g.key);
   return {
     nowMs: now,
     ports: s.ports,
     fragIndex: s.fragmentation.fragIndex,
     mcGroupId: g.mcGroupId,
     mcAddr: g.mcAddr,
-    groupType: s.multicast.groupType,
+    groupType: m.groupType,
     nbFrag: g.plan.nbFrag,
     fragSize: g.plan.fragSize,
     padding: g.plan.padding,
     blockAckDelay: s.fragmentation.blockAckDelay,
     descriptor: parseInt(s.fragmentation.descriptor, 16) >>> 0,
-    dr: s.multicast.dr,
-    frequencyHz: s.multicast.frequencyHz,
-    classBPeriodicity: s.multicast.classBPeriodicity,
+    dr: m.dr,
+    frequencyHz: m.frequencyHz,
+    classBPeriodicity: m.classBPeriodicity,
     sessionTimeOut: g.plan.sessionTimeOut,
-    ...(c.session ? { sessionTimeGps: c.session.timeGps, sessionEndGps: unixMsToGps(c.session.endMs) } : {}),
+    ...(g.session ? { sessionTimeGps: g.session.timeGps, sessionEndGps: unixMsToGps(g.session.endMs) } : {}),
     sessionLeadS: 4 * s.timing.uplinkIntervalS,
     targetVersion: c.targetVersion,
     rebootDelayS: s.timing.rebootDelayS,
@@ -64,11 +66,22 @@ export function machineContext(c: CampaignState, g: GroupState, now: number): Ma
 
 /** Devices whose next request needs key material: McGroupSetupReq, and a v2 FragSessionSetupReq (its MIC). */
 export function needsKeys(st: DeviceState): boolean {
-  return !st.o && st.s === 'Pending' && ((st.p === 'discover' && !st.v?.[2]) || (st.p === 'fragSetup' && st.v?.[1] === 2));
+  return !st.o && st.s === 'Pending' && ((st.p === 'discover' && !!st.v?.[1] && !st.v?.[2] && st.g !== undefined) || (st.p === 'fragSetup' && st.v?.[1] === 2));
 }
 
 /** Folds new answers into the device states; expires outstanding requests. */
-export function foldAnswers(c: CampaignState, g: GroupState, d: Draft, mctx: MachineContext, answers: readonly DeviceAnswer[]): void {
+/** The group a device is in (the first group while its key is not known yet). */
+export function deviceGroup(c: CampaignState, st: DeviceState | undefined): GroupState {
+  return (st?.g !== undefined ? c.groups[st.g] : undefined) ?? c.groups[0];
+}
+
+/** Machine contexts by group, for the devices of each. */
+export function contexts(c: CampaignState, now: number): (st: DeviceState | undefined) => MachineContext {
+  const byGroup = c.groups.map((g) => machineContext(c, g, now));
+  return (st) => byGroup[st?.g ?? 0] ?? byGroup[0]!;
+}
+
+export function foldAnswers(c: CampaignState, d: Draft, ctxOf: (st: DeviceState | undefined) => MachineContext, answers: readonly DeviceAnswer[]): void {
   for (const a of answers) {
     c.ansCursor = a.id;
     const st = d.devices.get(a.devEui);
@@ -85,24 +98,21 @@ export function foldAnswers(c: CampaignState, g: GroupState, d: Draft, mctx: Mac
       });
     }
     if (dec.commands.length === 0) continue;
-    const t = onAnswer(st, pkg, dec.commands, mctx, a.timeMs);
+    const t = onAnswer(st, pkg, dec.commands, ctxOf(st), a.timeMs);
     apply(d, a.devEui, t);
   }
   for (const [eui, st] of d.devices) {
-    // The campaign's multicast stream uses one parity rule: a device of the other TS004 version cannot decode it.
-    if (st.p === 'fragSetup' && st.s === 'Pending' && st.v && st.v[1] !== g.ruleVersion) {
-      apply(d, eui, onRuleMismatch(st, g.ruleVersion, mctx.nowMs));
-      continue;
-    }
+    const mctx = ctxOf(st);
     if (st.o && st.o.ok && mctx.nowMs - st.o.at > mctx.answerTimeoutMs) apply(d, eui, onTimeout(st, mctx));
   }
 }
 
 /** Chooses each device's next request and records it as outstanding; re-sends the unlanded ones. */
-export function dispatch(c: CampaignState, g: GroupState, d: Draft, mctx: MachineContext, input: KeyInputs, effects: Effect[]): void {
-  const mcKey = Buffer.from(g.mcKeyHex, 'hex');
+export function dispatch(c: CampaignState, d: Draft, ctxOf: (st: DeviceState | undefined) => MachineContext, input: KeyInputs, effects: Effect[]): void {
   const lw = new Map(c.spec.devices.map((x) => [x.devEui, x.lorawan]));
   for (const [eui, st] of d.devices) {
+    const mctx = ctxOf(st);
+    const mcKey = Buffer.from(deviceGroup(c, st).mcKeyHex, 'hex');
     const keyError = input.keyErrors?.get(eui);
     if (keyError !== undefined && st.s === 'Pending' && needsKeys(st)) {
       apply(d, eui, onKeyError(st, keyError, mctx.nowMs));

@@ -4,23 +4,22 @@
  * No I/O, no clock, no randomness: McAddr and McKey come in from the caller at prepare, root keys as inputs.
  *
  * prepare -> group -> setup -> session -> broadcast <-> status -> apply -> cleanup -> done
+ * From the session on, each multicast group of the campaign (src/campaign/grouping.ts) runs these stages on its
+ * own devices (src/campaign/step-groups.ts); the campaign's stage is the earliest of its running groups'.
  */
-import { encodeCommands } from '../codec/frame.js';
-import { gpsToUnixMs, unixMsToGps } from '../codec/gpstime.js';
-import { mcSessionKeys } from '../codec/keys.js';
 import { count, newDraft, type Draft } from './draft.js';
 import type { Effect } from './effects.js';
+import type { ProfileFacts } from './grouping.js';
 import { FINAL_STAGES, type DeviceState, type Stage } from './model.js';
-import { checkApply, evaluateStatus } from './repair-round.js';
 import type { CampaignState } from './state.js';
-import { dispatch, foldAnswers, machineContext, needsKeys, type DeviceAnswer } from './step-devices.js';
+import { contexts, dispatch, foldAnswers, machineContext, needsKeys, type DeviceAnswer } from './step-devices.js';
 import { cancel, report } from './step-end.js';
+import { aggregateStage, assignGroups, groupDecision, groupPacing, isGroupRunning, mergeDraft, startSessions, subDraft } from './step-groups.js';
 
 export { machineContext, needsKeys, versionsOf, type DeviceAnswer } from './step-devices.js';
 export { report } from './step-end.js';
 
-/** Fragments enqueued ahead of the planner's schedule, so ChirpStack's queue never runs dry between steps. */
-export const LOOKAHEAD = 8;
+export { LOOKAHEAD } from './step-groups.js';
 
 export interface StepInput {
   state: CampaignState;
@@ -35,6 +34,8 @@ export interface StepInput {
   keyErrors?: ReadonlyMap<string, string>;
   /** The image, needed for the MIC of a TS004 v2 FragSessionSetupReq. */
   image?: Uint8Array;
+  /** Device profiles (region, classes) of the devices `profilesNeeded` names; absent ones use the spec's. */
+  profiles?: ReadonlyMap<string, ProfileFacts>;
 }
 
 export interface StepResult {
@@ -56,6 +57,12 @@ export function devicesDue(c: CampaignState, now: number): boolean {
 export function keysNeeded(c: CampaignState, devices: ReadonlyMap<string, DeviceState>, now: number): string[] {
   if (c.cancel || FINAL_STAGES.includes(c.stage) || c.stage === 'prepare' || c.stage === 'group' || !devicesDue(c, now)) return [];
   return [...devices].filter(([, st]) => needsKeys(st)).map(([eui]) => eui);
+}
+
+/** The devices whose profile the caller must supply for this step: those whose group is about to be chosen. */
+export function profilesNeeded(c: CampaignState, devices: ReadonlyMap<string, DeviceState>, now: number): string[] {
+  if (c.cancel || c.stage !== 'setup' || !devicesDue(c, now)) return [];
+  return [...devices].filter(([, st]) => st.g === undefined && st.s === 'Pending' && st.p === 'discover').map(([eui]) => eui);
 }
 
 function result(state: CampaignState, d: Draft, effects: Effect[], nextAt: number | null): StepResult {
@@ -89,133 +96,78 @@ export function step(input: StepInput): StepResult {
     return result(state, d, [], now);
   }
   if (state.stage === 'group') {
-    // The worker creates the group (keeping its id at once), fills it, then folds `onGroupReady` in: stage setup.
-    const mcKey = Buffer.from(g.mcKeyHex, 'hex');
-    const { mcAppSKey, mcNwkSKey } = mcSessionKeys(mcKey, g.mcAddr);
-    const m = spec.multicast;
-    const groupType = m.groupType === 'B' ? 'CLASS_B' : 'CLASS_C';
+    // The devices' profiles are checked; the ChirpStack groups are created when the set-up has shown which groups
+    // the fleet needs (startSessions).
+    const groupType = spec.multicast.groupType === 'B' ? 'CLASS_B' : 'CLASS_C';
     const devEuis = spec.devices.map((x) => x.devEui);
-    const effects: Effect[] = [{ kind: 'checkProfiles', devEuis, groupType }];
-    if (!g.groupId) {
-      effects.push({
-        kind: 'createGroup',
-        group: 0,
-        params: {
-          name: `lorafuota-${state.id}`,
-          applicationId: spec.applicationId,
-          region: m.region,
-          mcAddr: g.mcAddr,
-          mcAppSKey,
-          mcNwkSKey,
-          groupType,
-          dr: m.dr,
-          frequencyHz: m.frequencyHz,
-          ...(m.groupType === 'B' ? { pingSlotPeriodicity: m.classBPeriodicity } : {}),
-        },
-      });
-    }
-    effects.push({ kind: 'fillGroup', group: 0, devEuis, gatewayIds: m.gatewayIds });
-    return result(state, d, effects, now);
+    state.stage = 'setup';
+    state.setupStartedMs = now;
+    return result(state, d, [{ kind: 'checkProfiles', devEuis, groupType }], now);
   }
 
   const uplinkMs = spec.timing.uplinkIntervalS * 1000;
-  const mctx = machineContext(state, g, now);
   const effects: Effect[] = [];
-  let nextStage: Stage | undefined;
+  const nextStages = new Map<number, Stage>();
+  let campaignNext: Stage | undefined;
   let delay = uplinkMs / 4;
 
   if (devicesDue(state, now)) {
-    foldAnswers(state, g, d, mctx, input.answers);
+    const answerTimeoutMs = machineContext(state, g, now).answerTimeoutMs;
+    foldAnswers(state, d, contexts(state, now), input.answers);
     state.lastDeviceStepMs = now;
-    switch (state.stage) {
-      case 'setup': {
-        const waiting = count(d, (s) => s.s === 'Pending' && (s.p === 'discover' || s.p === 'fragSetup'));
-        // Stragglers do not hold the fleet back for ever: once nine devices in ten are ready and every device had
-        // time for its four exchanges twice over, the session is set; late devices get a later start of it.
-        const ready = count(d, (s) => s.p === 'ready');
-        const overdue = now >= (state.setupStartedMs ?? now) + 8 * mctx.answerTimeoutMs && ready >= 0.9 * d.devices.size;
-        if (waiting === 0 || overdue) {
-          if (ready === 0) {
-            state.stage = 'failed';
-            state.error = 'no device completed the set-up';
-            return result(state, d, [], null);
-          }
-          // The session request reaches each device on its next uplink; leave room for its retries (up to five
-          // lost downlinks), so that hardly any device opens its window late: a late device needs more fragments
-          // than its radio losses alone, and the whole fleet would pay for them.
-          const attempts = Math.min(spec.timing.unicastRetries + 1, 6);
-          const timeGps = unixMsToGps(now + attempts * mctx.answerTimeoutMs + uplinkMs);
-          const startMs = gpsToUnixMs(timeGps);
-          const lengthS = spec.multicast.groupType === 'C' ? 2 ** g.plan.sessionTimeOut : 128 * 2 ** g.plan.sessionTimeOut;
-          state.session = { timeGps, startMs, endMs: startMs + lengthS * 1000 };
-          mctx.sessionTimeGps = timeGps;
-          mctx.sessionEndGps = unixMsToGps(startMs + lengthS * 1000);
-          nextStage = 'session';
+    assignGroups(state, d, input.profiles, now);
+    if (state.stage === 'setup') {
+      const waiting = count(d, (s) => s.s === 'Pending' && (s.p === 'discover' || s.p === 'fragSetup'));
+      // Stragglers do not hold the fleet back for ever: once nine devices in ten are ready and every device had
+      // time for its four exchanges twice over, the session is set; late devices get a later start of it.
+      const ready = count(d, (s) => s.p === 'ready');
+      const overdue = now >= (state.setupStartedMs ?? now) + 8 * answerTimeoutMs && ready >= 0.9 * d.devices.size;
+      if (waiting === 0 || overdue) {
+        if (ready === 0) {
+          state.stage = 'failed';
+          state.error = 'no device completed the set-up';
+          return result(state, d, [], null);
         }
-        break;
+        startSessions(state, d, (gi) => machineContext(state, state.groups[gi]!, now), now, effects);
+        campaignNext = 'session';
       }
-      case 'session': {
-        // Broadcast once every device that is still being offered the session has its window open: a device whose
-        // request was lost and re-sent opens later, and would otherwise need many more fragments than its losses.
-        const start = state.session?.startMs ?? now;
-        const waitLimit = start + 3 * mctx.answerTimeoutMs;
-        const pending = count(d, (s) => s.s === 'Pending' && (s.p === 'ready' || s.p === 'session'));
-        let opens = start;
-        for (const s of d.devices.values()) {
-          if (s.p === 'listening' && s.tts && s.tts[0] !== 0xffffff) opens = Math.max(opens, s.tts[1] + s.tts[0] * 1000);
-        }
-        const bStart = Math.min(opens, waitLimit);
-        if (now >= bStart && (pending === 0 || now >= waitLimit)) {
-          g.broadcast = { startMs: bStart + 1000, startN: 1, nextN: 1, targetN: g.plan.nbFrag + g.plan.initialCoded };
-          nextStage = 'broadcast';
-        }
-        break;
-      }
-      case 'status':
-        nextStage = evaluateStatus(state, g, d, now);
-        break;
-      case 'apply':
-        nextStage = checkApply(state, g, d, now);
-        break;
-      case 'cleanup':
-        if (count(d, (s) => s.p !== 'final') === 0) nextStage = 'done';
-        break;
-      default:
-        break;
     }
-    dispatch(state, g, d, mctx, input, effects);
+    state.groups.forEach((grp, gi) => {
+      if (!isGroupRunning(grp)) return;
+      const sub = subDraft(d, gi);
+      const next = groupDecision(state, gi, sub, machineContext(state, grp, now), now);
+      mergeDraft(d, sub, gi, state.groups.length);
+      if (next) nextStages.set(gi, next);
+    });
+    dispatch(state, d, contexts(state, now), input, effects);
   }
 
-  if (state.stage === 'broadcast') {
-    const b = g.broadcast;
-    const interval = g.plan.fragmentIntervalMs;
-    const dueN = b.startN + Math.floor(Math.max(0, now - b.startMs) / interval) + LOOKAHEAD;
-    for (let n = b.nextN; n <= Math.min(b.targetN, dueN); n++) effects.push({ kind: 'fragment', group: 0, n });
-    const lastDue = b.startMs + (b.targetN - b.startN) * interval;
-    if (b.nextN > b.targetN && now >= lastDue + interval) {
-      nextStage = 'status';
-      delete g.status.askedAt;
+  let paced = Infinity;
+  state.groups.forEach((grp, gi) => {
+    if (!isGroupRunning(grp)) return;
+    const p = groupPacing(state, gi, now, nextStages.get(gi), effects);
+    if (p.nextStage) nextStages.set(gi, p.nextStage);
+    paced = Math.min(paced, p.delay);
+  });
+  if (paced < Infinity) delay = paced;
+  for (const [gi, next] of nextStages) {
+    const grp = state.groups[gi]!;
+    grp.stage = next;
+    if (next === 'done' && grp.groupId) effects.push({ kind: 'deleteGroup', group: gi, groupId: grp.groupId });
+  }
+  if (state.stage !== 'setup' || campaignNext) {
+    const agg = aggregateStage(state);
+    if (agg === 'done') {
+      state.stage = 'done';
+      d.events.push(report(state, d.devices, now));
+      effects.push({ kind: 'release' });
+      return result(state, d, effects, null);
     }
-    delay = Math.min(uplinkMs / 2, (LOOKAHEAD / 2) * interval);
+    if (agg !== state.stage) {
+      state.stage = agg;
+      return result(state, d, effects, now);
+    }
   }
-  if (state.stage === 'status' && g.status.askedAt === undefined && !nextStage) {
-    // Every receiver answers (Participants = 1): the answers are the repair planner's input.
-    const commands = [{ type: 'FragSessionStatusReq' as const, fragIndex: spec.fragmentation.fragIndex, participants: true }];
-    const hex = Buffer.from(encodeCommands('ts004', 'downlink', commands)).toString('hex');
-    effects.push({ kind: 'statusRequest', group: 0, at: now, commands, hex });
-    g.status.sentN = g.broadcast.nextN - 1;
-    delay = g.plan.statusWindowMs + 1.5 * uplinkMs;
-  }
-  if (nextStage === 'done') {
-    state.stage = 'done';
-    d.events.push(report(state, d.devices, now));
-    if (g.groupId) effects.push({ kind: 'deleteGroup', group: 0, groupId: g.groupId });
-    effects.push({ kind: 'release' });
-    return result(state, d, effects, null);
-  }
-  if (nextStage) {
-    state.stage = nextStage;
-    return result(state, d, effects, now);
-  }
+  if (nextStages.size) return result(state, d, effects, now);
   return result(state, d, effects, now + delay);
 }

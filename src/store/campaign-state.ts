@@ -1,9 +1,13 @@
 /**
  * The one place that turns the campaign hash into the typed `CampaignState` and back. Field names are those the
  * hash has always had (the API view and the CLI show some of them). An absent optional field is stored as ''.
- * The fields of the campaign's multicast group are stored flat while a campaign has one group.
+ * The fields of the campaign's first multicast group are stored flat (as before campaigns split), with its key
+ * (`gKey`, e.g. "EU868/C/v1") and stage (`gStage`); every further group i is one JSON field `g<i>` plus its McKey
+ * in `g<i>.mcKey` (hidden from the API view like every field ending in "key"), and `groups` counts them.
  */
+import { defaultKey, type GroupKey } from '../campaign/grouping.js';
 import { FINAL_STAGES, STAGES, type Stage } from '../campaign/model.js';
+import { REGION_NAMES, type RegionName } from '../codec/region.js';
 import type { Plan } from '../campaign/planner.js';
 import type { CampaignState, GroupState, McPending } from '../campaign/state.js';
 import type { CampaignRecord } from './campaign-store.js';
@@ -65,6 +69,48 @@ function parsePlan(v: string | undefined): Plan {
   return plan as Plan;
 }
 
+export function parseKey(v: string, field: string): GroupKey {
+  const m = /^([A-Z0-9-]+)\/([BC])\/v([12])$/.exec(v);
+  if (!m || !REGION_NAMES.includes(m[1] as RegionName)) throw new StateError(field, `bad group key ${JSON.stringify(v)}`);
+  return { region: m[1] as RegionName, groupType: m[2] as 'B' | 'C', rule: Number(m[3]) as 1 | 2 };
+}
+
+export function keyField(k: GroupKey): string {
+  return `${k.region}/${k.groupType}/v${k.rule}`;
+}
+
+/** A group's stage as stored before campaigns split: the campaign's own from the session on. */
+function legacyGroupStage(stage: Stage): Stage {
+  return stage === 'prepare' || stage === 'group' ? 'setup' : stage === 'cancelled' || stage === 'failed' ? 'done' : stage;
+}
+
+/** Group i > 0 as stored: its JSON field (without the key) and its McKey. */
+function parseExtraGroup(d: Record<string, string>, i: number): GroupState {
+  const field = `g${i}`;
+  const v = d[field];
+  if (!v) throw new StateError(field, 'missing');
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(v) as Record<string, unknown>;
+  } catch (e) {
+    throw new StateError(field, `not JSON (${(e as Error).message})`);
+  }
+  const mcKeyHex = d[`${field}.mcKey`] ?? '';
+  if (mcKeyHex && !/^[0-9a-f]{32}$/.test(mcKeyHex)) throw new StateError(`${field}.mcKey`, 'expected 32 hex digits');
+  if (typeof o.key !== 'string') throw new StateError(`${field}.key`, 'missing');
+  if (typeof o.stage !== 'string' || !ALL_STAGES.includes(o.stage as Stage)) throw new StateError(`${field}.stage`, `unknown stage ${JSON.stringify(o.stage)}`);
+  for (const f of ['mcGroupId', 'mcAddr', 'mcFCnt', 'fragAirMs', 'fragmentsSent', 'airtimeMs'] as const) {
+    if (typeof o[f] !== 'number') throw new StateError(`${field}.${f}`, 'missing or not a number');
+  }
+  const g = { ...o, key: parseKey(o.key, `${field}.key`), plan: parsePlan(JSON.stringify(o.plan)), mcKeyHex } as unknown as GroupState;
+  return g;
+}
+
+function serialiseExtraGroup(g: GroupState): string {
+  const { mcKeyHex: _k, key, ...rest } = g;
+  return JSON.stringify({ ...rest, key: keyField(key) });
+}
+
 /** Parses the campaign record's pipeline fields. Throws a StateError naming the field on bad input. */
 export function parseCampaignState(c: CampaignRecord): CampaignState {
   const d = c.data;
@@ -77,7 +123,11 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
   const askedAt = optNum(d, 'statusAskedAt');
   const lossCap = optNum(d, 'lossCap');
   const mcPending = parsePending(d.mcPending);
+  const timeGps = optNum(d, 'sessionTimeGps');
   const group: GroupState = {
+    key: d.gKey ? parseKey(d.gKey, 'gKey') : defaultKey(c.spec),
+    stage: d.gStage ? (ALL_STAGES.includes(d.gStage as Stage) ? (d.gStage as Stage) : (() => { throw new StateError('gStage', `unknown stage ${JSON.stringify(d.gStage)}`); })()) : legacyGroupStage(c.stage),
+    ...(timeGps !== undefined ? { session: { timeGps, startMs: num(d, 'sessionStartMs'), endMs: num(d, 'sessionEndMs') } } : {}),
     mcGroupId: c.spec.multicast.mcGroupId,
     mcAddr: num(d, 'mcAddr', 0),
     mcKeyHex,
@@ -95,7 +145,10 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
   };
   const startedAtMs = optNum(d, 'startedAtMs');
   const setupStartedMs = optNum(d, 'setupStartedMs');
-  const timeGps = optNum(d, 'sessionTimeGps');
+  const count = num(d, 'groups', 1);
+  if (!Number.isInteger(count) || count < 1 || count > 64) throw new StateError('groups', `must be 1..64, got ${count}`);
+  const extra: GroupState[] = [];
+  for (let i = 1; i < count; i++) extra.push(parseExtraGroup(d, i));
   return {
     id: c.id,
     stage: c.stage,
@@ -104,11 +157,10 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
     cancel: d.cancel === '1',
     ...(startedAtMs !== undefined ? { startedAtMs } : {}),
     ...(setupStartedMs !== undefined ? { setupStartedMs } : {}),
-    ...(timeGps !== undefined ? { session: { timeGps, startMs: num(d, 'sessionStartMs'), endMs: num(d, 'sessionEndMs') } } : {}),
     lastDeviceStepMs: num(d, 'lastDeviceStepMs', 0),
     ansCursor: d.ansCursor || '0',
     ...(c.error ? { error: c.error } : {}),
-    groups: [group],
+    groups: [group, ...extra],
   };
 }
 
@@ -119,7 +171,18 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
 export function serialiseCampaignState(s: CampaignState): Record<string, string> {
   const g = s.groups[0];
   const str = (n: number | undefined) => (n === undefined ? '' : String(n));
+  const extra: Record<string, string> = {};
+  if (s.groups.length > 1) {
+    extra.groups = String(s.groups.length);
+    s.groups.forEach((x, i) => {
+      if (i === 0) return;
+      extra[`g${i}`] = serialiseExtraGroup(x);
+      extra[`g${i}.mcKey`] = x.mcKeyHex;
+    });
+  }
   return {
+    gKey: keyField(g.key),
+    gStage: g.stage,
     mcAddr: str(g.mcAddr),
     mcKey: g.mcKeyHex,
     groupId: g.groupId ?? '',
@@ -138,11 +201,12 @@ export function serialiseCampaignState(s: CampaignState): Record<string, string>
     airtimeMs: str(g.airtimeMs),
     startedAtMs: str(s.startedAtMs),
     setupStartedMs: str(s.setupStartedMs),
-    sessionTimeGps: str(s.session?.timeGps),
-    sessionStartMs: str(s.session?.startMs),
-    sessionEndMs: str(s.session?.endMs),
+    sessionTimeGps: str(g.session?.timeGps),
+    sessionStartMs: str(g.session?.startMs),
+    sessionEndMs: str(g.session?.endMs),
     lastDeviceStepMs: str(s.lastDeviceStepMs),
     ansCursor: s.ansCursor,
+    ...extra,
   };
 }
 

@@ -1,0 +1,95 @@
+/**
+ * How a campaign splits its fleet into multicast groups (pure). A device's group is a function of what the
+ * service knows about it: its ChirpStack device profile (region, class support) and its PackageVersionAns answers
+ * (TS004 version: the parity rule of the stream it can decode). Devices with equal keys share one multicast group,
+ * so a campaign runs the smallest set of groups: one per region × class × parity rule.
+ *
+ * The key is the one place that decides the split: a later dimension (e.g. the base version of a delta image)
+ * is one more field of `GroupKey`, filled in `groupKeyOf`, and read where the group's image is chosen.
+ */
+import { regionDefaults, type RegionName } from '../codec/region.js';
+import type { DeviceState } from './model.js';
+import type { CampaignSpec } from './schema.js';
+
+/** What the service reads from a device's ChirpStack device profile. */
+export interface ProfileFacts {
+  region: RegionName;
+  supportsClassB: boolean;
+  supportsClassC: boolean;
+  macVersion?: string;
+}
+
+export interface GroupKey {
+  region: RegionName;
+  groupType: 'C' | 'B';
+  /** TS004 version of the devices: the parity rule of the stream. */
+  rule: 1 | 2;
+}
+
+/** The multicast parameters a group runs with. */
+export interface GroupParams {
+  region: RegionName;
+  groupType: 'C' | 'B';
+  dr: number;
+  frequencyHz: number;
+  dwellTime: boolean;
+  repeaterCompatible: boolean;
+  classBPeriodicity: number;
+  gatewayIds: string[];
+  gatewayCount: number;
+  classCMarginMs: number;
+}
+
+type SpecLike = Pick<CampaignSpec, 'multicast' | 'fragmentation'>;
+
+export function keyString(k: GroupKey): string {
+  return `${k.region}/${k.groupType}/v${k.rule}`;
+}
+
+export function sameKey(a: GroupKey, b: GroupKey): boolean {
+  return keyString(a) === keyString(b);
+}
+
+/** The key of the campaign's first group: the spec's own region, class and parity rule. */
+export function defaultKey(spec: SpecLike): GroupKey {
+  return { region: spec.multicast.region, groupType: spec.multicast.groupType, rule: spec.fragmentation.ts004Version };
+}
+
+/**
+ * A device's group key, or undefined while its TS004 version is unknown. Region and class come from its profile
+ * (the spec's when the profile could not be read); the spec's class is used when the profile supports it, the
+ * other one otherwise.
+ */
+export function groupKeyOf(spec: SpecLike, device: Pick<DeviceState, 'v'>, profile: ProfileFacts | undefined): GroupKey | undefined {
+  const ts004 = device.v?.[1];
+  if (!ts004) return undefined;
+  const rule: 1 | 2 = ts004 === 2 ? 2 : 1;
+  if (!profile) return { region: spec.multicast.region, groupType: spec.multicast.groupType, rule };
+  const wanted = spec.multicast.groupType;
+  const supports = (t: 'B' | 'C') => (t === 'B' ? profile.supportsClassB : profile.supportsClassC);
+  const groupType = supports(wanted) ? wanted : supports(wanted === 'C' ? 'B' : 'C') ? (wanted === 'C' ? 'B' : 'C') : wanted;
+  return { region: profile.region, groupType, rule };
+}
+
+/**
+ * The multicast parameters of a group: the spec's `multicast` for its own region, `multicast.byRegion[region]`
+ * over the region's defaults (its Class C / RX2 channel and DR) for the others.
+ */
+export function groupParams(spec: SpecLike, key: GroupKey): GroupParams {
+  const m = spec.multicast;
+  const own = key.region === m.region;
+  const r = m.byRegion?.[key.region] ?? {};
+  const dflt = regionDefaults(key.region).classC;
+  return {
+    region: key.region,
+    groupType: key.groupType,
+    dr: r.dr ?? (own ? m.dr : dflt.dr),
+    frequencyHz: r.frequencyHz ?? (own ? m.frequencyHz : dflt.frequencyHz),
+    dwellTime: r.dwellTime ?? (own ? m.dwellTime : false),
+    repeaterCompatible: r.repeaterCompatible ?? (own ? m.repeaterCompatible : false),
+    classBPeriodicity: r.classBPeriodicity ?? m.classBPeriodicity,
+    gatewayIds: r.gatewayIds ?? (own ? m.gatewayIds : []),
+    gatewayCount: r.gatewayCount ?? (own ? m.gatewayCount : 1),
+    classCMarginMs: m.classCMarginMs,
+  };
+}
