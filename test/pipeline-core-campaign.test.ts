@@ -82,14 +82,19 @@ describe('repair sizing by stack (TS004 v1 and v2 counters)', () => {
     });
   }
 
-  it('refuses TS004 v1 devices in a v2 campaign, with the reason', () => {
+  it('updates a mixed TS004 v1/v2 fleet in one campaign: one group per parity rule', () => {
     const h = new PipelineHarness({ devices: 9, loss: 0.1, seed: 6, mix: { 'lbm-v2': 2, 'lbm-v1': 1 }, spec: (s) => ({ ...s, fragmentation: { ...s.fragmentation, ts004Version: 2 } }) });
     h.run();
     expect(h.state.stage).toBe('done');
-    for (const [eui, d] of h.devices) {
-      if (h.stacks.get(eui) === 'lbm-v2') expect(d.s).toBe('Updated');
-      else expect([d.s, d.r]).toEqual(['PackageNotSupported', 'TS004 v1 device; this campaign sends the v2 parity code (run a separate campaign)']);
-    }
+    expect(h.byStatus()).toEqual({ Updated: 9 });
+    expect(h.state.groups.map((g) => [g.key.rule, g.ruleVersion])).toEqual([[2, 2], [1, 1]]);
+    for (const [eui, d] of h.devices) expect(d.g).toBe(h.stacks.get(eui) === 'lbm-v2' ? 0 : 1);
+    const report = h.events.find((e) => e.type === 'report')!;
+    const groups = report.groups as { key: string; devices: number; updated: number; fragmentsSent: number }[];
+    expect(groups.map((g) => g.key)).toEqual(['EU868/C/v2', 'EU868/C/v1']);
+    expect(groups.reduce((a, g) => a + g.updated, 0)).toBe(9);
+    expect(report.fragmentsSent).toBe(groups.reduce((a, g) => a + g.fragmentsSent, 0));
+    expect(h.cs.groups.size).toBe(0);
   });
 });
 
@@ -174,7 +179,7 @@ describe('time-outs', () => {
     expect(h.state.stage).toBe('done');
     const silent = [...h.devices.values()].filter((d) => d.s === 'Timeout');
     expect(silent.length).toBeGreaterThan(0);
-    for (const d of silent) expect(d.r).toBe('no answer on port 200 after 9 attempts (discover)');
+    for (const d of silent) expect(d.r).toBe('no answer on port 201 after 9 attempts (discover)');
     expect(silent.length + (h.byStatus().Updated ?? 0)).toBe(10);
   });
 });

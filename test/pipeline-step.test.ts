@@ -42,15 +42,11 @@ describe('step: prepare and group', () => {
     expect(r.state.groups[0].mcAddr).toBe(0x11223344);
     expect(r.state.groups[0].mcKeyHex).toBe('ff'.repeat(16));
     expect(r.state.startedAtMs).toBe(NOW);
+    // The group stage checks the profiles; the ChirpStack groups wait for the set-up to show which the fleet needs.
     const g = step({ state: { ...r.state, groups: [{ ...r.state.groups[0] }] }, devices: new Map(), answers: [], now: NOW });
-    expect(g.effects.map((e) => e.kind)).toEqual(['checkProfiles', 'createGroup', 'fillGroup']);
-    const create = g.effects[1]!;
-    if (create.kind !== 'createGroup') throw new Error('createGroup expected');
-    expect(create.params.mcAddr).toBe(0x11223344);
-    expect(create.params.mcAppSKey).toHaveLength(16);
-    // A group ChirpStack already created (a step cut short after it) is not created again.
-    const again = step({ state: handState('group'), devices: new Map(), answers: [], now: NOW });
-    expect(again.effects.map((e) => e.kind)).toEqual(['checkProfiles', 'fillGroup']);
+    expect(g.effects.map((e) => e.kind)).toEqual(['checkProfiles']);
+    expect(g.state.stage).toBe('setup');
+    expect(g.state.setupStartedMs).toBe(NOW);
   });
 });
 
@@ -68,6 +64,13 @@ describe('step: set-up', () => {
     expect(r.effects.filter((e) => e.kind === 'unicast')).toHaveLength(4);
     expect([...r.devices.values()].every((d) => d.p === 'session' && d.o?.n === 1 && !d.o.ok)).toBe(true);
     expect(r.nextAt).toBe(NOW);
+    // The set-up showed one group: it is filled with the ready devices (created already: handState has its id).
+    expect(r.effects.filter((e) => e.kind === 'createGroup' || e.kind === 'fillGroup').map((e) => e.kind)).toEqual(['fillGroup']);
+    const fresh = step({ state: handState('setup', { devices: 4, data: { setupStartedMs: NOW - 60_000, groupId: '' } }), devices: ready(4), answers: [], now: NOW });
+    const create = fresh.effects.find((e) => e.kind === 'createGroup');
+    if (create?.kind !== 'createGroup') throw new Error('createGroup expected');
+    expect(create.params.mcAddr).toBe(0x01ab23cd);
+    expect(create.params.mcAppSKey).toHaveLength(16);
   });
 
   it('waits for stragglers until nine in ten are ready and 8 answer time-outs passed', () => {
@@ -94,7 +97,7 @@ describe('step: set-up', () => {
 
   it('sends McGroupSetupReq with the key from the inputs, and fails a device whose key could not be read', () => {
     const s = handState('setup', { devices: 2, data: { setupStartedMs: NOW } });
-    const devices = handDevices(2, { p: 'discover' });
+    const devices = handDevices(2, { p: 'discover', v: [0, 1, 0, 0] });
     const r = step({ state: s, devices, answers: [], now: NOW, rootKeys: new Map([[euiOf(0), new Uint8Array(16)]]), keyErrors: new Map([[euiOf(1), 'no GenAppKey']]) });
     const sent = r.effects.filter((e) => e.kind === 'unicast');
     expect(sent).toHaveLength(1);
@@ -104,11 +107,26 @@ describe('step: set-up', () => {
     expect(r.devices.get(euiOf(1))).toMatchObject({ s: 'McGroupError', r: 'no GenAppKey', p: 'final' });
   });
 
-  it('refuses a device of the other TS004 version through the device machine', () => {
-    const s = handState('setup', { devices: 1, data: { setupStartedMs: NOW } });
-    const r = step({ state: s, devices: handDevices(1, { p: 'fragSetup', v: [0, 2, 2, 1] }), answers: [], now: NOW });
-    expect(r.devices.get(euiOf(0))).toMatchObject({ s: 'PackageNotSupported', p: 'cleanup' });
-    expect(r.devices.get(euiOf(0))!.r).toMatch(/TS004 v2 device; this campaign sends the v1 parity code/);
+  it('asks a new device for its TS004 version first, and puts a device of the other version in a group of its own', () => {
+    const s = handState('setup', { devices: 2, data: { setupStartedMs: NOW } });
+    const first = step({ state: s, devices: handDevices(1, { p: 'discover' }), answers: [], now: NOW });
+    const ask = first.effects.find((e) => e.kind === 'unicast');
+    expect(ask).toMatchObject({ pkg: 'ts004', commands: [{ type: 'PackageVersionReq' }] });
+    const devices = handDevices(2, { p: 'discover', v: [0, 1, 0, 0] });
+    devices.set(euiOf(1), { ...devices.get(euiOf(1))!, v: [0, 2, 0, 0] });
+    const keys = new Map([[euiOf(0), new Uint8Array(16)], [euiOf(1), new Uint8Array(16)]]);
+    const r = step({ state: s, devices, answers: [], now: NOW, rootKeys: keys });
+    expect(r.state.groups.map((g) => `${g.key.region}/${g.key.groupType}/v${g.key.rule}`)).toEqual(['EU868/C/v1', 'EU868/C/v2']);
+    expect([r.devices.get(euiOf(0))!.g, r.devices.get(euiOf(1))!.g]).toEqual([0, 1]);
+    expect(r.state.groups[1]!.ruleVersion).toBe(2);
+    expect(r.state.groups[1]!.mcAddr).not.toBe(r.state.groups[0].mcAddr);
+    expect(r.state.groups[1]!.mcKeyHex).not.toBe(r.state.groups[0].mcKeyHex);
+    const setups = r.effects.filter((e) => e.kind === 'unicast' && e.commands[1]?.type === 'McGroupSetupReq');
+    expect(setups.map((e) => (e.kind === 'unicast' && e.commands[1]?.type === 'McGroupSetupReq' ? e.commands[1].mcAddr : 0))).toEqual([r.state.groups[0].mcAddr, r.state.groups[1]!.mcAddr]);
+    expect(r.events).toContainEqual(expect.objectContaining({ type: 'group', group: 1, key: 'EU868/C/v2' }));
+    // The state keeps both groups through the store.
+    const back = parseCampaignState({ id: 'c1', name: 'unit', stage: 'setup', createdAt: NOW, updatedAt: NOW, spec: s.spec, data: { ...serialiseCampaignState(r.state), plan: JSON.stringify(s.groups[0].plan), targetVersion: '1', ruleVersion: '1' } });
+    expect(back.groups).toEqual(r.state.groups);
   });
 
   it('re-sends an unanswered request after the time-out, then gives up with Timeout', () => {

@@ -10,18 +10,44 @@ export function report(c: CampaignState, devices: ReadonlyMap<string, DeviceStat
   const byStatus: Record<string, number> = {};
   for (const s of devices.values()) byStatus[s.s] = (byStatus[s.s] ?? 0) + 1;
   const updated = byStatus.Updated ?? 0;
-  const g = c.groups[0];
+  const sum = (f: (g: CampaignState['groups'][0]) => number) => c.groups.reduce((a, g) => a + f(g), 0);
   return {
     type: 'report',
     devices: devices.size,
     updated,
     failed: devices.size - updated,
     byStatus,
-    fragmentsSent: g.fragmentsSent,
-    repairRounds: g.repair.rounds,
-    airtimeSeconds: g.airtimeMs / 1000,
+    fragmentsSent: sum((g) => g.fragmentsSent),
+    repairRounds: Math.max(...c.groups.map((g) => g.repair.rounds)),
+    airtimeSeconds: sum((g) => g.airtimeMs) / 1000,
     simulatedSeconds: (now - (c.startedAtMs ?? now)) / 1000,
+    ...(c.groups.length > 1 ? { groups: groupFigures(c, devices) } : {}),
   };
+}
+
+/** Per multicast group: its key, devices, how many were updated, fragments, repair rounds and airtime. */
+export function groupFigures(c: CampaignState, devices: ReadonlyMap<string, DeviceState>): Record<string, unknown>[] {
+  return c.groups.map((g, gi) => {
+    let n = 0;
+    let updated = 0;
+    for (const s of devices.values()) {
+      if ((s.g ?? 0) !== gi) continue;
+      n++;
+      if (s.s === 'Updated') updated++;
+    }
+    return {
+      group: gi,
+      key: `${g.key.region}/${g.key.groupType}/v${g.key.rule}`,
+      devices: n,
+      updated,
+      fragSize: g.plan.fragSize,
+      nbFrag: g.plan.nbFrag,
+      fragmentIntervalMs: g.plan.fragmentIntervalMs,
+      fragmentsSent: g.fragmentsSent,
+      repairRounds: g.repair.rounds,
+      airtimeSeconds: g.airtimeMs / 1000,
+    };
+  });
 }
 
 /** Cancellation: pending devices end Cancelled, set-up devices are asked to drop the session and the group. */
@@ -29,7 +55,9 @@ export function cancel(state: CampaignState, d: Draft, now: number): { state: Ca
   const g = state.groups[0];
   const s = state.spec;
   const effects: Effect[] = [];
-  if (g.groupId) effects.push({ kind: 'deleteGroup', group: 0, groupId: g.groupId });
+  state.groups.forEach((x, gi) => {
+    if (x.groupId) effects.push({ kind: 'deleteGroup', group: gi, groupId: x.groupId });
+  });
   const fragDelete = [{ type: 'FragSessionDeleteReq' as const, fragIndex: s.fragmentation.fragIndex }];
   const groupDelete = [{ type: 'McGroupDeleteReq' as const, mcGroupId: g.mcGroupId }];
   const fragHex = Buffer.from(encodeCommands('ts004', 'downlink', fragDelete)).toString('hex');

@@ -63,7 +63,8 @@ function newGroup(c: CampaignState, key: GroupKey): GroupState {
  */
 export function assignGroups(c: CampaignState, d: Draft, profiles: ReadonlyMap<string, ProfileFacts> | undefined, now: number): void {
   for (const [eui, st] of d.devices) {
-    if (st.g !== undefined || st.s !== 'Pending') continue;
+    // Past discovery without a group: a campaign stored before campaigns split; its devices stay in group 0.
+    if (st.g !== undefined || st.s !== 'Pending' || st.p !== 'discover') continue;
     const key = groupKeyOf(c.spec, st, profiles?.get(eui));
     if (!key) continue;
     let gi = c.groups.findIndex((g) => sameKey(g.key, key));

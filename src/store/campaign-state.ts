@@ -79,6 +79,11 @@ export function keyField(k: GroupKey): string {
   return `${k.region}/${k.groupType}/v${k.rule}`;
 }
 
+function parseStage(v: string, field: string): Stage {
+  if (!ALL_STAGES.includes(v as Stage)) throw new StateError(field, `unknown stage ${JSON.stringify(v)}`);
+  return v as Stage;
+}
+
 /** A group's stage as stored before campaigns split: the campaign's own from the session on. */
 function legacyGroupStage(stage: Stage): Stage {
   return stage === 'prepare' || stage === 'group' ? 'setup' : stage === 'cancelled' || stage === 'failed' ? 'done' : stage;
@@ -98,7 +103,7 @@ function parseExtraGroup(d: Record<string, string>, i: number): GroupState {
   const mcKeyHex = d[`${field}.mcKey`] ?? '';
   if (mcKeyHex && !/^[0-9a-f]{32}$/.test(mcKeyHex)) throw new StateError(`${field}.mcKey`, 'expected 32 hex digits');
   if (typeof o.key !== 'string') throw new StateError(`${field}.key`, 'missing');
-  if (typeof o.stage !== 'string' || !ALL_STAGES.includes(o.stage as Stage)) throw new StateError(`${field}.stage`, `unknown stage ${JSON.stringify(o.stage)}`);
+  parseStage(String(o.stage), `${field}.stage`);
   for (const f of ['mcGroupId', 'mcAddr', 'mcFCnt', 'fragAirMs', 'fragmentsSent', 'airtimeMs'] as const) {
     if (typeof o[f] !== 'number') throw new StateError(`${field}.${f}`, 'missing or not a number');
   }
@@ -125,8 +130,8 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
   const mcPending = parsePending(d.mcPending);
   const timeGps = optNum(d, 'sessionTimeGps');
   const group: GroupState = {
-    key: d.gKey ? parseKey(d.gKey, 'gKey') : defaultKey(c.spec),
-    stage: d.gStage ? (ALL_STAGES.includes(d.gStage as Stage) ? (d.gStage as Stage) : (() => { throw new StateError('gStage', `unknown stage ${JSON.stringify(d.gStage)}`); })()) : legacyGroupStage(c.stage),
+    key: d.gKey ? parseKey(d.gKey, 'gKey') : { ...defaultKey(c.spec), rule },
+    stage: d.gStage ? parseStage(d.gStage, 'gStage') : legacyGroupStage(c.stage),
     ...(timeGps !== undefined ? { session: { timeGps, startMs: num(d, 'sessionStartMs'), endMs: num(d, 'sessionEndMs') } } : {}),
     mcGroupId: c.spec.multicast.mcGroupId,
     mcAddr: num(d, 'mcAddr', 0),

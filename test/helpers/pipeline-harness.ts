@@ -15,7 +15,8 @@ import type { DeviceState, Stage } from '../../src/campaign/model.js';
 import type { DeviceSnapshot } from '../../src/device/app-layer.js';
 import type { CampaignSpecInput } from '../../src/campaign/schema.js';
 import type { CampaignState } from '../../src/campaign/state.js';
-import { keysNeeded, step, type DeviceAnswer, type StepResult } from '../../src/campaign/step.js';
+import { keysNeeded, profilesNeeded, step, type DeviceAnswer, type StepResult } from '../../src/campaign/step.js';
+import { profilesOf } from './sim-profiles.js';
 import { ScaledClock } from '../../src/codec/clock.js';
 import { encodeDataFragment } from '../../src/codec/data-fragment.js';
 import { createFecEncoder, type FecEncoder } from '../../src/codec/fec.js';
@@ -90,7 +91,7 @@ export class PipelineHarness {
   steps = 0;
   private answers: DeviceAnswer[] = [];
   private seq = 0;
-  private encoder: FecEncoder | undefined;
+  private readonly encoders = new Map<number, FecEncoder>();
   private released = false;
 
   constructor(o: HarnessOptions) {
@@ -204,6 +205,7 @@ export class PipelineHarness {
       fresh: { mcAddr: 0x01ab23cd, mcKeyHex: '0123456789abcdef0123456789abcdef' },
       rootKeys,
       image: this.image,
+      profiles: profilesOf(this.cs, profilesNeeded(this.state, this.devices, this.now)),
     });
     this.steps++;
     if (res.state.stage !== this.state.stage) this.stages.push(res.state.stage);
@@ -227,22 +229,21 @@ export class PipelineHarness {
         }
         return;
       case 'createGroup': {
-        if (this.state.groups[0].groupId) return;
+        if (this.state.groups[e.group]?.groupId) return;
         const p = e.params;
         const id = cs.createMulticastGroup({
           name: p.name, applicationId: p.applicationId, region: p.region, mcAddr: p.mcAddr,
           mcAppSKey: Buffer.from(p.mcAppSKey).toString('hex'), mcNwkSKey: Buffer.from(p.mcNwkSKey).toString('hex'),
           groupType: p.groupType, dr: p.dr, frequencyHz: p.frequencyHz, pingSlotPeriodicity: p.pingSlotPeriodicity ?? 0,
         });
-        this.state = onGroupCreated(this.state, id);
+        this.state = onGroupCreated(this.state, id, e.group);
         return;
       }
       case 'fillGroup': {
-        const g = cs.groups.get(this.state.groups[0].groupId!)!;
+        const g = cs.groups.get(this.state.groups[e.group]!.groupId!)!;
         for (const eui of e.devEuis) g.devices.add(eui);
         for (const gw of e.gatewayIds) g.gateways.add(gw);
-        this.state = onGroupReady(this.state, g.fCnt, this.now);
-        this.stages.push(this.state.stage);
+        this.state = onGroupReady(this.state, g.fCnt, this.now, e.group);
         return;
       }
       case 'unicast': {
@@ -258,16 +259,17 @@ export class PipelineHarness {
         return;
       case 'fragment':
       case 'statusRequest': {
-        const grp = this.state.groups[0];
+        const grp = this.state.groups[e.group]!;
         const g = cs.groups.get(grp.groupId!)!;
         if (g.fCnt !== grp.mcFCnt) throw new Error(`fCnt: group at ${g.fCnt}, expected ${grp.mcFCnt}`);
         let data: Uint8Array;
         if (e.kind === 'fragment') {
-          this.encoder ??= createFecEncoder(this.image, { fragSize: grp.plan.fragSize, rule: grp.ruleVersion });
-          data = encodeDataFragment(this.state.spec.fragmentation.fragIndex, e.n, this.encoder.fragment(e.n));
+          let enc = this.encoders.get(e.group);
+          if (!enc) this.encoders.set(e.group, (enc = createFecEncoder(this.image, { fragSize: grp.plan.fragSize, rule: grp.ruleVersion })));
+          data = encodeDataFragment(this.state.spec.fragmentation.fragIndex, e.n, enc.fragment(e.n));
         } else data = Buffer.from(e.hex, 'hex');
         const fCnt = cs.enqueueMulticast(g.id, { fPort: this.state.spec.ports.ts004, data });
-        this.state = onMulticastLanded(this.state, e.kind === 'fragment' ? { kind: 'frag', n: e.n } : { kind: 'status', at: e.at }, fCnt);
+        this.state = onMulticastLanded(this.state, e.kind === 'fragment' ? { kind: 'frag', n: e.n } : { kind: 'status', at: e.at }, fCnt, e.group);
         return;
       }
       case 'flushDeviceQueue':
