@@ -3,6 +3,8 @@
  * the CLI and the BullMQ `submit` job. Nothing is stored when any check fails, and every failure names the field.
  */
 import type { Queue } from 'bullmq';
+import { serialiseImages } from '../campaign/images.js';
+import { checkDeltaImages, type DeltaImages } from './delta-images.js';
 import { parseCampaignSpec, type CampaignSpec } from '../campaign/schema.js';
 import { planCampaign, type Plan } from '../campaign/planner.js';
 import { parsePublicKeyFile } from '../image/keys.js';
@@ -16,7 +18,7 @@ export interface SubmitContext {
 }
 
 /** Validates and plans without storing anything: what `submitCampaign` would run. */
-export function prepareCampaign(input: unknown): { spec: CampaignSpec; image: Uint8Array; plan: Plan; targetVersion: number } {
+export function prepareCampaign(input: unknown): { spec: CampaignSpec; image: Uint8Array; plan: Plan; targetVersion: number; deltas?: DeltaImages } {
   const spec = parseCampaignSpec(input);
   const image = new Uint8Array(Buffer.from(spec.imageBase64, 'base64'));
   const publicKeys = spec.publicKeys.map((text, i) => parsePublicKeyFile(text, `publicKeys[${i}]`));
@@ -42,18 +44,26 @@ export function prepareCampaign(input: unknown): { spec: CampaignSpec; image: Ui
     dwellTime: spec.multicast.dwellTime,
     repeaterCompatible: spec.multicast.repeaterCompatible,
   });
-  return { spec, image, plan, targetVersion: header.firmwareVersion };
+  // A delta campaign: each delta checked against the full image (docs/delta.md#delta-campaigns).
+  const deltas = checkDeltaImages(spec, { image, header, plan }, publicKeys);
+  return { spec, image, plan, targetVersion: header.firmwareVersion, ...(deltas ? { deltas } : {}) };
 }
 
 export async function submitCampaign(ctx: SubmitContext, input: unknown): Promise<{ id: string; created: boolean }> {
-  const { spec, image, plan, targetVersion } = prepareCampaign(input);
-  const res = await ctx.store.create(spec, image, {
-    plan: JSON.stringify(plan),
-    targetVersion: String(targetVersion),
-    ruleVersion: String(spec.fragmentation.ts004Version),
-  });
+  const { spec, image, plan, targetVersion, deltas } = prepareCampaign(input);
+  const res = await ctx.store.create(
+    spec,
+    image,
+    {
+      plan: JSON.stringify(plan),
+      targetVersion: String(targetVersion),
+      ruleVersion: String(spec.fragmentation.ts004Version),
+      ...(deltas ? { images: serialiseImages(deltas.images) } : {}),
+    },
+    deltas?.bytes,
+  );
   if (res.created) {
-    await ctx.store.addEvent(res.id, { type: 'plan', ...plan });
+    await ctx.store.addEvent(res.id, { type: 'plan', ...plan, ...(deltas ? { deltas: deltas.savings } : {}) });
     await scheduleAdvance(ctx.queue, res.id, 0);
   }
   return res;
