@@ -78,11 +78,18 @@ export function savingOf(plan: Plan, fullPlan: Plan, imageBytes: number, fullIma
 }
 
 /**
- * Air time the full image would have taken where a group sent a delta: its own air time scaled by the ratio of
- * fragments (same fragment size, data rate and redundancy, so the same losses cost the same share).
+ * Air time the full image would have taken where a group sent a delta: the full image's first broadcast at the
+ * group's data rate and fragment size, plus as many repair fragments as the group needed beyond its own first
+ * broadcast (the same devices, the same losses).
  */
-export function fullAirtimeEstimateMs(airtimeMs: number, plan: Pick<Plan, 'nbFrag'>, fullPlan: Pick<Plan, 'nbFrag'>): number {
-  return plan.nbFrag > 0 ? (airtimeMs * fullPlan.nbFrag) / plan.nbFrag : airtimeMs;
+export function fullAirtimeEstimateMs(
+  g: { airtimeMs: number; fragmentsSent: number; fragAirMs: number; plan: Pick<Plan, 'nbFrag' | 'initialCoded'> },
+  fullPlan: Pick<Plan, 'nbFrag' | 'initialCoded'>,
+): number {
+  if (g.fragmentsSent === 0) return 0;
+  const perFragment = g.fragAirMs > 0 ? g.fragAirMs : g.airtimeMs / g.fragmentsSent;
+  const repair = Math.max(0, g.fragmentsSent - (g.plan.nbFrag + g.plan.initialCoded));
+  return (fullPlan.nbFrag + fullPlan.initialCoded + repair) * perFragment;
 }
 
 /** The stored form (campaign hash field `images`, written at submission). */

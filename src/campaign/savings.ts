@@ -1,11 +1,12 @@
 /**
  * What a delta campaign saves against sending the full image (pure): per multicast group and in total, for the
  * group and report events (docs/delta.md#delta-campaigns). A group that sends a delta is compared with the same
- * group sending the full image: same region, data rate, fragment size and redundancy, so the full image's air time
- * is the group's own scaled by the ratio of fragments (`fullAirtimeEstimateMs`).
+ * group sending the full image: same region, data rate and fragment size, the full image's first broadcast plus the
+ * repair fragments the group needed (`fullAirtimeEstimateMs`).
  */
 import { u32ToVersion } from '../codec/image-header.js';
 import { imageBytesOf, planGroup } from './group-plan.js';
+import { keyString } from './grouping.js';
 import { fullAirtimeEstimateMs, imageBytesFor } from './images.js';
 import type { Plan } from './planner.js';
 import type { CampaignState, GroupState } from './state.js';
@@ -42,7 +43,7 @@ export interface AirtimeSaving {
 
 export function groupAirtimeSaving(c: CampaignState, g: GroupState): AirtimeSaving {
   const fullPlan = fullPlanOf(c, g);
-  const full = fullPlan ? fullAirtimeEstimateMs(g.airtimeMs, g.plan, fullPlan) : g.airtimeMs;
+  const full = g.key.base === undefined || !fullPlan ? g.airtimeMs : fullAirtimeEstimateMs(g, fullPlan);
   return { airtimeSeconds: round3(g.airtimeMs / 1000), fullAirtimeSeconds: round3(full / 1000), savedAirtimeSeconds: round3((full - g.airtimeMs) / 1000) };
 }
 
@@ -54,27 +55,34 @@ export function groupSavingFigures(c: CampaignState, g: GroupState): Record<stri
 }
 
 /**
- * The campaign's total (report event, `savings`): air time sent and what the full image would have taken in the
- * same groups; image bytes not sent (per group that broadcast a delta, full minus delta size).
+ * The campaign's total (report event, `savings`): the air time its groups sent, against an estimate of the same
+ * fleet's full-image campaign, which splits it by region, class and parity rule only and sends the full image once
+ * per such group: for each, the largest full-image estimate of its delta and full groups (the devices that need the
+ * most repair decide a broadcast's length). With many bases and large deltas the saving can be negative: the
+ * figure says so. `savedImageBytes`: image bytes not broadcast (per delta group, full minus delta size).
  */
 export function campaignSavings(c: CampaignState): Record<string, unknown> | undefined {
   if (!c.images) return undefined;
   let airtimeMs = 0;
-  let fullMs = 0;
   let savedBytes = 0;
-  const deltaGroups: number[] = [];
-  c.groups.forEach((g, gi) => {
-    if (g.fragmentsSent === 0) return;
+  let deltaGroups = 0;
+  const fullByKey = new Map<string, number>();
+  for (const g of c.groups) {
+    if (g.fragmentsSent === 0) continue;
     const fullPlan = fullPlanOf(c, g);
+    const fullMs = g.key.base === undefined || !fullPlan ? g.airtimeMs : fullAirtimeEstimateMs(g, fullPlan);
+    const { base: _b, ...rest } = g.key;
+    const k = keyString(rest);
+    fullByKey.set(k, Math.max(fullByKey.get(k) ?? 0, fullMs));
     airtimeMs += g.airtimeMs;
-    fullMs += fullPlan ? fullAirtimeEstimateMs(g.airtimeMs, g.plan, fullPlan) : g.airtimeMs;
     if (g.key.base !== undefined) {
       savedBytes += fullBytesOf(c) - imageBytesFor(c.images, g.key, fullBytesOf(c));
-      deltaGroups.push(gi);
+      deltaGroups++;
     }
-  });
+  }
+  const fullMs = [...fullByKey.values()].reduce((a, b) => a + b, 0);
   return {
-    deltaGroups: deltaGroups.length,
+    deltaGroups,
     savedImageBytes: savedBytes,
     airtimeSeconds: round3(airtimeMs / 1000),
     fullAirtimeSeconds: round3(fullMs / 1000),
