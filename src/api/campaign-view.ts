@@ -41,6 +41,44 @@ export function publicData(data: Record<string, string>): Record<string, string>
   return Object.fromEntries(Object.entries(data).filter(([k]) => !SECRET.test(k)));
 }
 
+/** One multicast group of a split campaign as the view shows it. */
+export interface GroupSummary {
+  group: number;
+  key: string;
+  stage: string;
+  fragmentsSent: number;
+  fragmentsPlanned: number;
+  devices?: number;
+  updated?: number;
+}
+
+/** The campaign's multicast groups from the stored record: group 0's flat fields, then `g1`, `g2`… */
+export function groupSummaries(c: CampaignRecord, devices?: Iterable<DeviceState>): GroupSummary[] {
+  const out: GroupSummary[] = [
+    { group: 0, key: c.data.gGroup ?? '', stage: c.data.gStage ?? c.stage, fragmentsSent: Math.round(num(c.data.fragmentsSent)), fragmentsPlanned: Math.round(num(c.data.targetN)) || fragmentsPlanned(c) },
+  ];
+  const count = Math.round(num(c.data.groups));
+  for (let i = 1; i < count; i++) {
+    try {
+      const g = JSON.parse(c.data[`g${i}`] ?? '{}') as { key?: string; stage?: string; fragmentsSent?: number; broadcast?: { targetN?: number }; plan?: { nbFrag?: number; initialCoded?: number } };
+      const planned = (g.plan?.nbFrag ?? 0) + (g.plan?.initialCoded ?? 0);
+      out.push({ group: i, key: g.key ?? '', stage: g.stage ?? '', fragmentsSent: Number(g.fragmentsSent) || 0, fragmentsPlanned: Number(g.broadcast?.targetN) || planned });
+    } catch {
+      out.push({ group: i, key: '', stage: '', fragmentsSent: 0, fragmentsPlanned: 0 });
+    }
+  }
+  if (devices) {
+    for (const g of out) Object.assign(g, { devices: 0, updated: 0 });
+    for (const d of devices) {
+      const g = out[d.g ?? 0];
+      if (!g) continue;
+      g.devices = (g.devices ?? 0) + 1;
+      if (d.s === 'Updated') g.updated = (g.updated ?? 0) + 1;
+    }
+  }
+  return out;
+}
+
 export function progressOf(c: CampaignRecord, devices: Iterable<DeviceState>): ProgressMsg {
   let setUp = 0;
   let updated = 0;
@@ -50,11 +88,13 @@ export function progressOf(c: CampaignRecord, devices: Iterable<DeviceState>): P
     if (d.s === 'Updated') updated++;
     if (d.s !== 'Pending') final++;
   }
+  // Summed over the campaign's multicast groups.
+  const groups = groupSummaries(c);
   return {
     devicesSetUp: setUp,
-    fragmentsSent: Math.round(num(c.data.fragmentsSent)),
+    fragmentsSent: groups.reduce((a, g) => a + g.fragmentsSent, 0),
     // Scheduled so far: the first broadcast plus what repair rounds added (so sent never exceeds it).
-    fragmentsPlanned: Math.round(num(c.data.targetN)) || fragmentsPlanned(c),
+    fragmentsPlanned: groups.reduce((a, g) => a + g.fragmentsPlanned, 0),
     devicesUpdated: updated,
     devicesFinal: final,
   };
@@ -97,8 +137,11 @@ export function campaignView(c: CampaignRecord, devices: Map<string, DeviceState
   const rows = includeDevices
     ? [...devices.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([eui, d]) => deviceRow(eui, d))
     : [];
+  const head = header(c);
+  // A split campaign: one line of figures per multicast group.
+  if (num(c.data.groups) > 1) head.data = { ...head.data, groupFigures: JSON.stringify(groupSummaries(c, devices.values())) };
   return {
-    ...header(c),
+    ...head,
     devicesTotal: devices.size,
     byStatus,
     byPhase,

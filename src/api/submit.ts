@@ -6,7 +6,10 @@ import type { Queue } from 'bullmq';
 import { serialiseImages } from '../campaign/images.js';
 import { checkDeltaImages, type DeltaImages } from './delta-images.js';
 import { parseCampaignSpec, type CampaignSpec } from '../campaign/schema.js';
-import { planCampaign, type Plan } from '../campaign/planner.js';
+import { planGroup } from '../campaign/group-plan.js';
+import { defaultKey } from '../campaign/grouping.js';
+import type { Plan } from '../campaign/planner.js';
+import type { RegionName } from '../codec/region.js';
 import { parsePublicKeyFile } from '../image/keys.js';
 import { verifyImageForCampaign } from '../image/verify.js';
 import type { CampaignStore } from '../store/campaign-store.js';
@@ -24,26 +27,14 @@ export function prepareCampaign(input: unknown): { spec: CampaignSpec; image: Ui
   const publicKeys = spec.publicKeys.map((text, i) => parsePublicKeyFile(text, `publicKeys[${i}]`));
   // Refuse, before anything is sent, an image the devices would refuse.
   const header = verifyImageForCampaign(image, { publicKeys, deviceClass: spec.deviceClass });
-  const plan = planCampaign({
-    imageBytes: image.length,
-    region: spec.multicast.region,
-    dr: spec.multicast.dr,
-    frequencyHz: spec.multicast.frequencyHz,
-    groupType: spec.multicast.groupType,
-    classBPeriodicity: spec.multicast.classBPeriodicity,
-    gatewayCount: Math.max(spec.multicast.gatewayCount, spec.multicast.gatewayIds.length || 1),
-    fragSize: spec.fragmentation.fragSize,
-    initialRedundancyPercent: spec.fragmentation.initialRedundancyPercent,
-    maxRedundancyPercent: spec.fragmentation.maxRedundancyPercent,
-    blockAckDelay: spec.fragmentation.blockAckDelay,
-    maxRepairRounds: spec.fragmentation.maxRepairRounds,
-    uplinkIntervalS: spec.timing.uplinkIntervalS,
-    unicastRetries: spec.timing.unicastRetries,
-    rebootDelayS: spec.timing.rebootDelayS,
-    classCMarginMs: spec.multicast.classCMarginMs,
-    dwellTime: spec.multicast.dwellTime,
-    repeaterCompatible: spec.multicast.repeaterCompatible,
-  });
+  // The first group (the spec's own region, class and parity rule) is planned now; the groups of other regions
+  // and parity rules when the set-up discovers their devices. Per-region parameters are checked now, so a bad one
+  // is refused before anything is sent.
+  const first = defaultKey(spec);
+  const plan = planGroup(spec, first, image.length);
+  for (const region of Object.keys(spec.multicast.byRegion ?? {}) as RegionName[]) {
+    if (region !== first.region) planGroup(spec, { ...first, region }, image.length);
+  }
   // A delta campaign: each delta checked against the full image (docs/delta.md#delta-campaigns).
   const deltas = checkDeltaImages(spec, { image, header, plan }, publicKeys);
   return { spec, image, plan, targetVersion: header.firmwareVersion, ...(deltas ? { deltas } : {}) };

@@ -62,9 +62,13 @@ export function keysNeeded(c: CampaignState, devices: ReadonlyMap<string, Device
 }
 
 /** The devices whose profile the caller must supply for this step: those whose group is about to be chosen. */
-export function profilesNeeded(c: CampaignState, devices: ReadonlyMap<string, DeviceState>, now: number): string[] {
-  if (c.cancel || c.stage !== 'setup' || !devicesDue(c, now)) return [];
-  return [...devices].filter(([, st]) => st.g === undefined && st.s === 'Pending' && st.p === 'discover').map(([eui]) => eui);
+export function profilesNeeded(c: CampaignState, devices: ReadonlyMap<string, DeviceState>, now: number, answers: readonly DeviceAnswer[]): string[] {
+  if (c.cancel || FINAL_STAGES.includes(c.stage) || c.stage === 'prepare' || c.stage === 'group' || !devicesDue(c, now)) return [];
+  // Devices without a group whose TS004 version is known, or may be told by this step's answers.
+  const answering = new Set(answers.filter((a) => a.fPort === c.spec.ports.ts004).map((a) => a.devEui));
+  return [...devices]
+    .filter(([eui, st]) => st.g === undefined && st.s === 'Pending' && st.p === 'discover' && (!!st.v?.[1] || answering.has(eui)))
+    .map(([eui]) => eui);
 }
 
 function result(state: CampaignState, d: Draft, effects: Effect[], nextAt: number | null): StepResult {

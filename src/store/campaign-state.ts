@@ -2,7 +2,7 @@
  * The one place that turns the campaign hash into the typed `CampaignState` and back. Field names are those the
  * hash has always had (the API view and the CLI show some of them). An absent optional field is stored as ''.
  * The fields of the campaign's first multicast group are stored flat (as before campaigns split), with its key
- * (`gKey`, e.g. "EU868/C/v1") and stage (`gStage`); every further group i is one JSON field `g<i>` plus its McKey
+ * (`gGroup`, e.g. "EU868/C/v1") and stage (`gStage`); every further group i is one JSON field `g<i>` plus its McKey
  * in `g<i>.mcKey` (hidden from the API view like every field ending in "key"), and `groups` counts them.
  */
 import { defaultKey, keyString, type GroupKey } from '../campaign/grouping.js';
@@ -132,7 +132,7 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
   const mcPending = parsePending(d.mcPending);
   const timeGps = optNum(d, 'sessionTimeGps');
   const group: GroupState = {
-    key: d.gKey ? parseKey(d.gKey, 'gKey') : { ...defaultKey(c.spec), rule },
+    key: d.gGroup ? parseKey(d.gGroup, 'gGroup') : { ...defaultKey(c.spec), rule },
     stage: d.gStage ? parseStage(d.gStage, 'gStage') : legacyGroupStage(c.stage),
     ...(timeGps !== undefined ? { session: { timeGps, startMs: num(d, 'sessionStartMs'), endMs: num(d, 'sessionEndMs') } } : {}),
     mcGroupId: c.spec.multicast.mcGroupId,
@@ -197,7 +197,7 @@ export function serialiseCampaignState(s: CampaignState): Record<string, string>
     });
   }
   return {
-    gKey: keyField(g.key),
+    gGroup: keyField(g.key),
     gStage: g.stage,
     mcAddr: str(g.mcAddr),
     mcKey: g.mcKeyHex,

@@ -216,16 +216,17 @@ export class PipelineHarness {
       const rec = this.cs.devices.get(eui)!;
       rootKeys.set(eui, Buffer.from(rootKeyFor(rec.keys, '1.0.3').keyHex, 'hex'));
     }
+    const answers = this.answers.filter((a) => Number(a.id) > cursor);
     const res = step({
       state: this.state,
       devices: this.devices,
-      answers: this.answers.filter((a) => Number(a.id) > cursor),
+      answers,
       now: this.now,
       fresh: { mcAddr: 0x01ab23cd, mcKeyHex: '0123456789abcdef0123456789abcdef' },
       rootKeys,
       image: this.image,
       ...(this.deltaImages ? { deltaImages: this.deltaImages } : {}),
-      profiles: profilesOf(this.cs, profilesNeeded(this.state, this.devices, this.now)),
+      profiles: profilesOf(this.cs, profilesNeeded(this.state, this.devices, this.now, answers)),
     });
     this.steps++;
     if (res.state.stage !== this.state.stage) this.stages.push(res.state.stage);

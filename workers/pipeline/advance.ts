@@ -13,7 +13,8 @@ import { isSelfBracketed } from '../../src/campaign/effects.js';
 import { settleMulticast, onMulticastIntent } from '../../src/campaign/landing.js';
 import { FINAL_STAGES, type DeviceState } from '../../src/campaign/model.js';
 import type { CampaignState } from '../../src/campaign/state.js';
-import { devicesDue, keysNeeded, needsKeys, step, type DeviceAnswer } from '../../src/campaign/step.js';
+import { devicesDue, keysNeeded, needsKeys, profilesNeeded, step, type DeviceAnswer } from '../../src/campaign/step.js';
+import { profilesFor } from './profiles.js';
 import { parseCampaignState } from '../../src/store/campaign-state.js';
 import type { WorkerContext } from '../context.js';
 import { carryOut, firstPending, save, type Run } from './effects.js';
@@ -47,11 +48,11 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
   if (FINAL_STAGES.includes(state.stage)) return null;
 
   // A multicast enqueue a dead worker left unfinished: did it land?
-  const g = state.groups[0];
-  if (g.mcPending && g.groupId) {
+  for (const [gi, g] of state.groups.entries()) {
+    if (!g.mcPending || !g.groupId) continue;
     const info = await ctx.chirpstack.getMulticastGroup(g.groupId);
-    const settled = settleMulticast(run.state, info.fCnt);
-    if (settled.landed) ctx.log.info({ campaign: id, pending: g.mcPending }, 'multicast frame from an interrupted step had landed');
+    const settled = settleMulticast(run.state, info.fCnt, gi);
+    if (settled.landed) ctx.log.info({ campaign: id, group: gi, pending: g.mcPending }, 'multicast frame from an interrupted step had landed');
     run.state = settled.state;
     await save(run);
   }
@@ -65,7 +66,10 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
   const needsImage = need.some((eui) => devices.get(eui)?.p === 'fragSetup' && needsKeys(devices.get(eui)!));
   const image = needsImage ? await ctx.store.image(id) : null;
 
+  const profiles = await profilesFor(ctx, profilesNeeded(state, devices, now, answers));
+
   const res = step({
+    profiles,
     state,
     devices,
     answers,
@@ -95,7 +99,7 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
   // The step's one write: its state (with the intent of its first multicast frame), devices, events, intents.
   run.state = res.state;
   const first = firstPending(res.effects);
-  if (first) run.state = onMulticastIntent(run.state, first);
+  if (first) run.state = onMulticastIntent(run.state, first.pending, first.group);
   for (const [eui, st] of res.devices) run.devices.set(eui, st);
   for (const [eui, st] of devices) if (!run.devices.has(eui)) run.devices.set(eui, st);
   await save(run, { devices: res.devices, events: res.events, ...(intents.length ? { intents: JSON.stringify(intents) } : {}) });

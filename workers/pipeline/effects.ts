@@ -58,11 +58,11 @@ function pendingOf(e: Effect): McPending | undefined {
   return undefined;
 }
 
-/** The first multicast frame of the effects, whose intent goes into the step's own write. */
-export function firstPending(effects: readonly Effect[]): McPending | undefined {
+/** The first multicast frame of the effects (and its group), whose intent goes into the step's own write. */
+export function firstPending(effects: readonly Effect[], group?: number): { pending: McPending; group: number } | undefined {
   for (const e of effects) {
     const p = pendingOf(e);
-    if (p) return p;
+    if (p && (e.kind === 'fragment' || e.kind === 'statusRequest') && (group === undefined || e.group === group)) return { pending: p, group: e.group };
   }
   return undefined;
 }
@@ -97,7 +97,7 @@ export async function carryOut(run: Run, effects: readonly Effect[]): Promise<vo
 async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise<void> {
   const { ctx } = run;
   const cs = ctx.chirpstack;
-  const g = () => run.state.groups[0];
+  const g = (gi: number) => run.state.groups[gi]!;
   switch (batch[0]!.kind) {
     case 'checkProfiles': {
       for (const e of batch) {
@@ -118,20 +118,20 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
     }
     case 'createGroup':
       for (const e of batch) {
-        if (e.kind !== 'createGroup' || g().groupId) continue;
+        if (e.kind !== 'createGroup' || g(e.group).groupId) continue;
         const groupId = await cs.createMulticastGroup(e.params);
-        run.state = onGroupCreated(run.state, groupId);
+        run.state = onGroupCreated(run.state, groupId, e.group);
         await save(run);
       }
       return;
     case 'fillGroup':
       for (const e of batch) {
         if (e.kind !== 'fillGroup') continue;
-        const groupId = g().groupId!;
+        const groupId = g(e.group).groupId!;
         await pMap(e.devEuis, 16, (eui) => tolerateExisting(() => cs.addDeviceToMulticastGroup(groupId, eui)));
         await pMap(e.gatewayIds, 4, (gw) => tolerateExisting(() => cs.addGatewayToMulticastGroup(groupId, gw)));
         const info = await cs.getMulticastGroup(groupId);
-        run.state = onGroupReady(run.state, info.fCnt, run.now);
+        run.state = onGroupReady(run.state, info.fCnt, run.now, e.group);
         await save(run, { stageExtra: { groupId } });
       }
       return;
@@ -173,23 +173,25 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
       const fragIndex = run.state.spec.fragmentation.fragIndex;
       for (let k = 0; k < batch.length; k++) {
         const e = batch[k]!;
+        if (e.kind !== 'fragment' && e.kind !== 'statusRequest') continue;
         const pending = pendingOf(e)!;
-        const grp = g();
+        const gi = e.group;
+        const grp = g(gi);
         if (!grp.mcPending || JSON.stringify(grp.mcPending) !== JSON.stringify(pending)) {
-          run.state = onMulticastIntent(run.state, pending);
+          run.state = onMulticastIntent(run.state, pending, gi);
           await save(run);
         }
         const data =
           e.kind === 'fragment'
-            ? encodeDataFragment(fragIndex, e.n, (await encoderFor(ctx, run.id, grp)).fragment(e.n))
+            ? encodeDataFragment(fragIndex, e.n, (await encoderFor(ctx, run.id, grp, gi)).fragment(e.n))
             : e.kind === 'statusRequest'
               ? Buffer.from(e.hex, 'hex')
               : new Uint8Array(0);
         const fCnt = await cs.enqueueMulticast(grp.groupId!, { fPort: port, data, expectFCnt: grp.mcFCnt });
-        run.state = onMulticastLanded(run.state, pending, fCnt);
-        // The next frame's intent goes with this one's result.
-        const following = k + 1 < batch.length ? pendingOf(batch[k + 1]!) : firstPending(rest);
-        if (following) run.state = onMulticastIntent(run.state, following);
+        run.state = onMulticastLanded(run.state, pending, fCnt, gi);
+        // The group's next frame's intent goes with this one's result.
+        const following = firstPending([...batch.slice(k + 1), ...rest], gi);
+        if (following) run.state = onMulticastIntent(run.state, following.pending, gi);
         await save(run);
       }
       return;

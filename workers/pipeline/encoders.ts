@@ -5,18 +5,20 @@ import type { WorkerContext } from '../context.js';
 
 const encoders = new Map<string, FecEncoder>();
 
-/** Forgets a finished campaign's encoder. */
+/** Forgets a finished campaign's encoders. */
 export function dropEncoder(id: string): void {
-  encoders.delete(id);
+  for (const k of [...encoders.keys()]) if (k === id || k.startsWith(`${id}#`)) encoders.delete(k);
 }
 
-export async function encoderFor(ctx: WorkerContext, id: string, g: GroupState): Promise<FecEncoder> {
-  let e = encoders.get(id);
+/** The encoder of group `gi` of a campaign (groups differ in fragment size and parity rule). */
+export async function encoderFor(ctx: WorkerContext, id: string, g: GroupState, gi = 0): Promise<FecEncoder> {
+  const key = gi === 0 ? id : `${id}#${gi}`;
+  let e = encoders.get(key);
   if (!e) {
     const image = await ctx.store.image(id);
     if (!image) throw new Error(`image: missing for campaign ${id}`);
     e = createFecEncoder(image, { fragSize: g.plan.fragSize, rule: g.ruleVersion });
-    encoders.set(id, e);
+    encoders.set(key, e);
   }
   return e;
 }
