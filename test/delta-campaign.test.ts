@@ -10,29 +10,12 @@ import { prepareCampaign } from '../src/api/submit.js';
 import { decodeImageHeader, versionToU32 } from '../src/codec/image-header.js';
 import { applyImage } from '../src/device/image-apply.js';
 import { formatPublicKeyFile } from '../src/image/keys.js';
-import { signImage, type SignOptions } from '../src/image/sign.js';
+import { signImage } from '../src/image/sign.js';
 import { parseKey } from '../src/store/campaign-state.js';
 import { SpecError } from '../src/campaign/schema.js';
 import { DEVICE_CLASS, PipelineHarness } from './helpers/pipeline-harness.js';
-import { firmware, fixedKey } from './image-fixtures.js';
-
-const key = fixedKey('ed25519', 'delta campaign');
-const other = fixedKey('ed25519', 'delta campaign, another signer');
-const VA = versionToU32('1.2.0');
-const VB = versionToU32('1.3.0');
-const TARGET = versionToU32('1.4.0');
-
-// Small synthetic firmware: a base, an edited release of it, and the new firmware edited from that.
-const FW_A = firmware('delta campaign fw A', 6000);
-const FW_B = Uint8Array.from([...FW_A.subarray(0, 2000), ...firmware('B insert', 120), ...FW_A.subarray(2000, 4000), 7, 7, 7, 7, ...FW_A.subarray(4004)]);
-const NEW = Uint8Array.from([...FW_B.subarray(0, 1000), ...firmware('new insert', 200), ...FW_B.subarray(1000, 5000), ...FW_B.subarray(5064)]);
-
-const sign = (fw: Uint8Array, version: number, extra: Partial<SignOptions> = {}) => signImage(fw, { key, version, deviceClass: DEVICE_CLASS, ...extra });
-const BASE_A = sign(FW_A, VA);
-const BASE_B = sign(FW_B, VB);
-const FULL = sign(NEW, TARGET, { encoding: 'auto' });
-const DELTA_A = sign(NEW, TARGET, { deltaFrom: { firmware: FW_A, version: VA } });
-const DELTA_B = sign(NEW, TARGET, { deltaFrom: { firmware: FW_B, version: VB } });
+import { firmware } from './image-fixtures.js';
+import { BASE_A, BASE_B, DELTA_A, DELTA_B, FULL, FW_A, FW_B, NEW, TARGET, VA, VB, key, other, sign } from './helpers/delta-fixtures.js';
 
 /** Device i runs base A (i % 3 = 0), base B (1), or 1.0.0 without a delta (2). */
 const baseOfDevice = (i: number) => (i % 3 === 0 ? BASE_A : i % 3 === 1 ? BASE_B : undefined);

@@ -19,6 +19,7 @@ import { parseCampaignState } from '../../src/store/campaign-state.js';
 import type { WorkerContext } from '../context.js';
 import { carryOut, firstPending, save, type Run } from './effects.js';
 import { rootKeysFor } from './keys.js';
+import { deltaImagesOf } from './delta-images.js';
 
 function randomMcAddr(): number {
   let a = 0;
@@ -65,6 +66,7 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
   const { rootKeys, keyErrors } = need.length ? await rootKeysFor(ctx, state, need) : { rootKeys: new Map<string, Uint8Array>(), keyErrors: new Map<string, string>() };
   const needsImage = need.some((eui) => devices.get(eui)?.p === 'fragSetup' && needsKeys(devices.get(eui)!));
   const image = needsImage ? await ctx.store.image(id) : null;
+  const deltaImages = needsImage && state.images ? await deltaImagesOf(ctx, id, state.images) : undefined;
 
   const profiles = await profilesFor(ctx, profilesNeeded(state, devices, now, answers));
 
@@ -78,6 +80,7 @@ export async function advance(ctx: WorkerContext, id: string): Promise<number | 
     rootKeys,
     keyErrors,
     ...(image ? { image } : {}),
+    ...(deltaImages ? { deltaImages } : {}),
   });
 
   const intents = res.effects.filter((e) => !isSelfBracketed(e));
