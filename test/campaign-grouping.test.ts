@@ -22,8 +22,11 @@ describe('groupKeyOf', () => {
   it('takes region and class from the profile and the parity rule from the TS004 version', () => {
     expect(keyString(groupKeyOf(spec, { v: [0, 1, 0, 0] }, euC)!)).toBe('EU868/C/v1');
     expect(keyString(groupKeyOf(spec, { v: [0, 2, 0, 0] }, euC)!)).toBe('EU868/C/v2');
-    // The spec asks for Class C; a profile that only supports Class B gets a Class B group.
-    expect(keyString(groupKeyOf(spec, { v: [0, 2, 2, 1] }, euB)!)).toBe('EU868/B/v2');
+    // The spec's class holds; with 'auto' the profile's: Class C where supported, else Class B.
+    expect(keyString(groupKeyOf(spec, { v: [0, 2, 2, 1] }, euB)!)).toBe('EU868/C/v2');
+    const auto = { ...spec, multicast: { ...spec.multicast, groupType: 'auto' as const } };
+    expect(keyString(groupKeyOf(auto, { v: [0, 2, 2, 1] }, euB)!)).toBe('EU868/B/v2');
+    expect(keyString(groupKeyOf(auto, { v: [0, 2, 2, 1] }, { ...euB, supportsClassC: true })!)).toBe('EU868/C/v2');
     expect(keyString(groupKeyOf(spec, { v: [0, 1, 1, 1] }, asC)!)).toBe('AS923-1/C/v1');
   });
 

@@ -88,16 +88,18 @@ describe('a TS004 v2 campaign (MIC, AckReception) over a mixed fleet', () => {
   }, 120_000);
   afterAll(async () => ce?.close());
 
-  it('updates the v2 devices and refuses the v1 ones with the reason', async () => {
+  it('updates the v2 and the v1 devices, each in a multicast group of its parity rule', async () => {
     const devs = await ce.store.devices(id);
     const v2 = ce.env.devices.filter((d) => ce.env.stacks.get(d.devEui) === 'lbm-v2').map((d) => d.devEui);
     expect(v2.length).toBeGreaterThan(0);
+    expect(v2.length).toBeLessThan(9);
     for (const [eui, s] of devs) {
-      if (v2.includes(eui)) expect(s.s).toBe('Updated');
-      else {
-        expect(s.s).toBe('PackageNotSupported');
-        expect(s.r).toMatch(/TS004 v1 device; this campaign sends the v2 parity code/);
-      }
+      expect(s.s).toBe('Updated');
+      expect(s.g).toBe(v2.includes(eui) ? 0 : 1);
     }
+    const c = (await ce.store.get(id))!;
+    // Group 0 keeps the spec's key (not written while it is the default); the v1 devices' group is g1.
+    expect([c.data.groups, JSON.parse(c.data.g1!).key]).toEqual(['2', 'EU868/C/v1']);
+    expect(ce.env.chirpstack.groups.size).toBe(0);
   });
 });

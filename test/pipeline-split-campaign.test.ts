@@ -33,6 +33,7 @@ describe('a campaign over three device profiles through two gateways', () => {
       ...s,
       multicast: {
         ...s.multicast,
+        groupType: 'auto',
         gatewayIds: [EU_GATEWAY],
         classBPeriodicity: 0,
         byRegion: { 'AS923-1': { dr: 5, dwellTime: true, gatewayIds: [AS_GATEWAY] } },

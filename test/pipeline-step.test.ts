@@ -141,6 +141,19 @@ describe('step: set-up', () => {
 });
 
 describe('step: session and broadcast', () => {
+  it('sets up a ChirpStack group again until it is ready, and sends no frame before', () => {
+    const start = NOW - 10_000;
+    const session = { sessionTimeGps: unixMsToGps(start), sessionStartMs: start, sessionEndMs: start + 3600_000 };
+    // A worker wrote the end of the set-up and died before creating the group.
+    const s = handState('session', { devices: 2, data: { ...session, groupId: '', gReady: '0' } });
+    const r = step({ state: s, devices: handDevices(2, { p: 'listening', v: [0, 1, 1, 1] }), answers: [], now: NOW });
+    expect(r.effects.filter((e) => e.kind === 'createGroup' || e.kind === 'fillGroup').map((e) => e.kind)).toEqual(['createGroup', 'fillGroup']);
+    const b = handState('broadcast', { devices: 2, data: { ...session, gReady: '0', nextN: 1, targetN: 20, bStartN: 1, bStartMs: NOW - 60_000 } });
+    const rb = step({ state: b, devices: handDevices(2, { p: 'listening', v: [0, 1, 1, 1] }), answers: [], now: NOW });
+    expect(rb.effects.filter((e) => e.kind === 'fragment')).toEqual([]);
+    expect(rb.effects.map((e) => e.kind)).toContain('fillGroup');
+  });
+
   it('starts the broadcast when the last compensated window opens (bounded by three time-outs)', () => {
     const start = NOW - 10_000;
     const session = { sessionTimeGps: unixMsToGps(start), sessionStartMs: start, sessionEndMs: start + 3600_000 };

@@ -55,15 +55,20 @@ export function sameKey(a: GroupKey, b: GroupKey): boolean {
   return keyString(a) === keyString(b);
 }
 
+/** The spec's class ('auto' starts with Class C). */
+function specClass(spec: SpecLike): 'C' | 'B' {
+  return spec.multicast.groupType === 'B' ? 'B' : 'C';
+}
+
 /** The key of the campaign's first group: the spec's own region, class and parity rule. */
 export function defaultKey(spec: SpecLike): GroupKey {
-  return { region: spec.multicast.region, groupType: spec.multicast.groupType, rule: spec.fragmentation.ts004Version };
+  return { region: spec.multicast.region, groupType: specClass(spec), rule: spec.fragmentation.ts004Version };
 }
 
 /**
- * A device's group key, or undefined while its TS004 version is unknown. Region and class come from its profile
- * (the spec's when the profile could not be read); the spec's class is used when the profile supports it, the
- * other one otherwise.
+ * A device's group key, or undefined while its TS004 version is unknown. The region comes from its profile (the
+ * spec's when the profile could not be read); the class is the spec's, or with `groupType: 'auto'` the profile's
+ * (Class C where it is supported, else Class B).
  */
 export function groupKeyOf(
   spec: SpecLike,
@@ -78,10 +83,9 @@ export function groupKeyOf(
   // Its running version is asked with its TS006 version; a device that answered one but not the other gets the full image.
   if (bases.length && device.fw === undefined && !device.v?.[3]) return undefined;
   const base = device.fw !== undefined && bases.includes(device.fw) ? { base: device.fw } : {};
-  if (!profile) return { region: spec.multicast.region, groupType: spec.multicast.groupType, rule, ...base };
-  const wanted = spec.multicast.groupType;
-  const supports = (t: 'B' | 'C') => (t === 'B' ? profile.supportsClassB : profile.supportsClassC);
-  const groupType = supports(wanted) ? wanted : supports(wanted === 'C' ? 'B' : 'C') ? (wanted === 'C' ? 'B' : 'C') : wanted;
+  if (!profile) return { region: spec.multicast.region, groupType: specClass(spec), rule, ...base };
+  const auto = spec.multicast.groupType === 'auto';
+  const groupType = !auto ? specClass(spec) : !profile.supportsClassC && profile.supportsClassB ? 'B' : 'C';
   return { region: profile.region, groupType, rule, ...base };
 }
 

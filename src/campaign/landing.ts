@@ -18,7 +18,7 @@ export function onGroupCreated(s: CampaignState, groupId: string, gi = 0): Campa
 
 /** Devices and gateways are in the group: its frame counter is known. */
 export function onGroupReady(s: CampaignState, fCnt: number, now: number, gi = 0): CampaignState {
-  const next = withGroup(s, gi, (g) => ({ ...g, mcFCnt: fCnt, fragAirMs: g.plan.fragmentAirtimeMs * groupParams(s.spec, g.key).gatewayCount }));
+  const next = withGroup(s, gi, (g) => ({ ...g, ready: true, mcFCnt: fCnt, fragAirMs: g.plan.fragmentAirtimeMs * groupParams(s.spec, g.key).gatewayCount }));
   // A campaign stored before groups were created at the end of the set-up.
   return next.stage === 'group' ? { ...next, stage: 'setup', setupStartedMs: now } : next;
 }

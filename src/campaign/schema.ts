@@ -57,7 +57,8 @@ export const CampaignSpecSchema = z.object({
     .refine((d) => new Set(d.map((x) => x.devEui)).size === d.length, 'devices: duplicate devEui'),
   multicast: z
     .object({
-      groupType: z.enum(['C', 'B']).default('C'),
+      /** Class of the session; 'auto': each device profile's (Class C where supported, else Class B). */
+      groupType: z.enum(['C', 'B', 'auto']).default('C'),
       region: z.enum(REGION_NAMES).default('EU868'),
       /** Network runs the 400 ms dwell-time limit (AS923, AU915) / repeater-compatible payload sizes (ChirpStack region settings). */
       dwellTime: z.boolean().default(false),

@@ -35,6 +35,8 @@ export interface GroupState {
   mcKeyHex: string;
   /** ChirpStack multicast group id, once created. */
   groupId?: string;
+  /** The ChirpStack group holds its devices and gateways (its frame counter is known): frames may be enqueued. */
+  ready?: boolean;
   /** Parity rule of the stream (TS004 version of the devices it serves). */
   ruleVersion: 1 | 2;
   plan: Plan;

@@ -124,6 +124,29 @@ export function startSessions(c: CampaignState, d: Draft, ctxOf: (gi: number) =>
     const interval = intervals[k++]!;
     if (interval > g.plan.fragmentIntervalMs) g.plan = planGroup(spec, g.key, imageBytesOf(g.plan), interval);
     const m = groupParams(spec, g.key);
+    groupSetUpEffects(c, gi, d, effects);
+    // The session request reaches each device on its next uplink; leave room for its retries (up to five lost
+    // downlinks), so that hardly any device opens its window late: a late device needs more fragments than its
+    // radio losses alone, and the whole fleet would pay for them.
+    const mctx = ctxOf(gi);
+    const uplinkMs = spec.timing.uplinkIntervalS * 1000;
+    const attempts = Math.min(spec.timing.unicastRetries + 1, 6);
+    const timeGps = unixMsToGps(now + attempts * mctx.answerTimeoutMs + uplinkMs);
+    const startMs = gpsToUnixMs(timeGps);
+    const lengthS = m.groupType === 'C' ? 2 ** g.plan.sessionTimeOut : 128 * 2 ** g.plan.sessionTimeOut;
+    g.session = { timeGps, startMs, endMs: startMs + lengthS * 1000 };
+    g.stage = 'session';
+  });
+}
+
+/**
+ * Creating (unless it has an id) and filling group `gi` in ChirpStack: at the end of the set-up, and again on
+ * every later step until the group is ready (a worker may have died before carrying it out).
+ */
+export function groupSetUpEffects(c: CampaignState, gi: number, d: Draft, effects: Effect[]): void {
+    const spec = c.spec;
+    const g = c.groups[gi]!;
+    const m = groupParams(spec, g.key);
     const mcKey = Buffer.from(g.mcKeyHex, 'hex');
     const { mcAppSKey, mcNwkSKey } = mcSessionKeys(mcKey, g.mcAddr);
     const groupType = m.groupType === 'B' ? 'CLASS_B' : 'CLASS_C';
@@ -147,18 +170,6 @@ export function startSessions(c: CampaignState, d: Draft, ctxOf: (gi: number) =>
       });
     }
     effects.push({ kind: 'fillGroup', group: gi, devEuis, gatewayIds: m.gatewayIds });
-    // The session request reaches each device on its next uplink; leave room for its retries (up to five lost
-    // downlinks), so that hardly any device opens its window late: a late device needs more fragments than its
-    // radio losses alone, and the whole fleet would pay for them.
-    const mctx = ctxOf(gi);
-    const uplinkMs = spec.timing.uplinkIntervalS * 1000;
-    const attempts = Math.min(spec.timing.unicastRetries + 1, 6);
-    const timeGps = unixMsToGps(now + attempts * mctx.answerTimeoutMs + uplinkMs);
-    const startMs = gpsToUnixMs(timeGps);
-    const lengthS = m.groupType === 'C' ? 2 ** g.plan.sessionTimeOut : 128 * 2 ** g.plan.sessionTimeOut;
-    g.session = { timeGps, startMs, endMs: startMs + lengthS * 1000 };
-    g.stage = 'session';
-  });
 }
 
 /** A group's decision once its devices were looked at: its next stage, if it moves on. */
@@ -199,6 +210,8 @@ export function groupPacing(c: CampaignState, gi: number, now: number, nextStage
   const spec = c.spec;
   const uplinkMs = spec.timing.uplinkIntervalS * 1000;
   let delay = uplinkMs / 4;
+  // No multicast frame before the ChirpStack group is ready (its set-up is re-sent until it is).
+  if (!g.ready) return { nextStage, delay };
   if (g.stage === 'broadcast') {
     const b = g.broadcast;
     const interval = g.plan.fragmentIntervalMs;

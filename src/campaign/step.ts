@@ -14,7 +14,7 @@ import { FINAL_STAGES, type DeviceState, type Stage } from './model.js';
 import type { CampaignState } from './state.js';
 import { contexts, dispatch, foldAnswers, machineContext, needsKeys, type DeviceAnswer } from './step-devices.js';
 import { cancel, report } from './step-end.js';
-import { aggregateStage, assignGroups, groupDecision, groupPacing, isGroupRunning, mergeDraft, startSessions, subDraft } from './step-groups.js';
+import { aggregateStage, assignGroups, groupDecision, groupSetUpEffects, groupPacing, isGroupRunning, mergeDraft, startSessions, subDraft } from './step-groups.js';
 
 export { machineContext, needsKeys, versionsOf, type DeviceAnswer } from './step-devices.js';
 export { report } from './step-end.js';
@@ -104,8 +104,8 @@ export function step(input: StepInput): StepResult {
   if (state.stage === 'group') {
     // The devices' profiles are checked; the ChirpStack groups are created when the set-up has shown which groups
     // the fleet needs (startSessions).
-    const groupType = spec.multicast.groupType === 'B' ? 'CLASS_B' : 'CLASS_C';
     const devEuis = spec.devices.map((x) => x.devEui);
+    const groupType = spec.multicast.groupType === 'B' ? 'CLASS_B' : 'CLASS_C';
     state.stage = 'setup';
     state.setupStartedMs = now;
     return result(state, d, [{ kind: 'checkProfiles', devEuis, groupType }], now);
@@ -146,6 +146,12 @@ export function step(input: StepInput): StepResult {
       if (next) nextStages.set(gi, next);
     });
     dispatch(state, d, contexts(state, now), input, effects);
+  }
+  // A running group whose ChirpStack set-up was not carried out (a worker died after the step's write): again.
+  if (!campaignNext) {
+    state.groups.forEach((grp, gi) => {
+      if (isGroupRunning(grp) && !grp.ready && d.devices.size > 0) groupSetUpEffects(state, gi, d, effects);
+    });
   }
 
   let paced = Infinity;

@@ -139,6 +139,8 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
     mcAddr: num(d, 'mcAddr', 0),
     mcKeyHex,
     ...(d.groupId ? { groupId: d.groupId } : {}),
+    // Stored before groups were created at the end of the set-up: a group with an id was filled in the same stage.
+    ...((d.gReady === undefined ? !!d.groupId : d.gReady === '1') ? { ready: true } : {}),
     ruleVersion: rule,
     plan,
     mcFCnt: num(d, 'mcFCnt', 0),
@@ -199,6 +201,7 @@ export function serialiseCampaignState(s: CampaignState): Record<string, string>
   return {
     gGroup: keyField(g.key),
     gStage: g.stage,
+    gReady: g.ready ? '1' : '0',
     mcAddr: str(g.mcAddr),
     mcKey: g.mcKeyHex,
     groupId: g.groupId ?? '',

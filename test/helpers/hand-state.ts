@@ -30,7 +30,7 @@ export function handState(stage: Stage, o: { devices?: number; data?: Record<str
     region: spec.multicast.region,
     dr: spec.multicast.dr,
     frequencyHz: spec.multicast.frequencyHz,
-    groupType: spec.multicast.groupType,
+    groupType: spec.multicast.groupType === 'B' ? 'B' : 'C',
     classBPeriodicity: spec.multicast.classBPeriodicity,
     gatewayCount: 1,
     fragSize: 100,
