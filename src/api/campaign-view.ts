@@ -5,6 +5,9 @@
 import { DEVICE_PHASES, DEVICE_STATUSES } from '../campaign/model.js';
 import type { DeviceState, DeviceStatus } from '../campaign/model.js';
 import type { CampaignRecord } from '../store/campaign-store.js';
+import { parseCampaignState } from '../store/campaign-state.js';
+import { keyString } from '../campaign/grouping.js';
+import { campaignSavings, groupSavingFigures } from '../campaign/savings.js';
 import type { CampaignMsg, DeviceMsg, ProgressMsg } from './proto.js';
 
 /** Final statuses a device can only reach after it was set up (multicast group + fragmentation session). */
@@ -39,6 +42,21 @@ const SECRET = /key$/i;
 /** The record's data map without secrets. */
 export function publicData(data: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(data).filter(([k]) => !SECRET.test(k)));
+}
+
+/**
+ * A delta campaign's savings against the full image so far: the total (as in the report event) and per group its
+ * image (`full` or the base's `delta`), bytes saved and air time against the full image. Undefined for a campaign
+ * without deltas or whose record does not parse.
+ */
+export function savingsOf(c: CampaignRecord): Record<string, unknown> | undefined {
+  if (!c.data.images) return undefined;
+  try {
+    const s = parseCampaignState(c);
+    return { ...campaignSavings(s), groups: s.groups.map((g, gi) => ({ group: gi, key: keyString(g.key), ...groupSavingFigures(s, g) })) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** One multicast group of a split campaign as the view shows it. */
@@ -140,6 +158,9 @@ export function campaignView(c: CampaignRecord, devices: Map<string, DeviceState
   const head = header(c);
   // A split campaign: one line of figures per multicast group.
   if (num(c.data.groups) > 1) head.data = { ...head.data, groupFigures: JSON.stringify(groupSummaries(c, devices.values())) };
+  // A delta campaign: image bytes and air time against the full image, so far (the report's `savings`).
+  const savings = savingsOf(c);
+  if (savings) head.data = { ...head.data, savings: JSON.stringify(savings) };
   return {
     ...head,
     devicesTotal: devices.size,

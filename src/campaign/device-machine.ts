@@ -52,6 +52,10 @@ export interface MachineContext {
   allowDowngrade?: boolean;
   /** Ask each device its running version at discovery (the spec gives `currentVersion` and no `allowDowngrade`). */
   checkVersions?: boolean;
+  /** A delta campaign: discovery asks the device's running version (its base) with its TS006 version. */
+  askFirmware?: boolean;
+  /** The device's group sends the delta image for this base version (u32). */
+  deltaBase?: number;
   rebootDelayS: number;
   /** How long to wait for an answer before re-sending (simulated ms). */
   answerTimeoutMs: number;
@@ -184,7 +188,11 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
           // Nothing reassembled yet: back to listening; the campaign sizes its next repair by the upper bound.
           s = to(s, 'listening', now, { np: (s.np ?? 0) + 1 });
         } else {
-          s = finish(s, 'ImageRejected', st === 1 ? 'DevUpgradeImageAns: image corrupt or bad signature' : 'DevUpgradeImageAns: wrong hardware', now);
+          const wrong =
+            ctx.deltaBase !== undefined
+              ? `DevUpgradeImageAns: delta for base ${hex32(ctx.deltaBase)} refused (the running firmware's digest differs from the delta's base, or wrong hardware)`
+              : 'DevUpgradeImageAns: wrong hardware';
+          s = finish(s, 'ImageRejected', st === 1 ? 'DevUpgradeImageAns: image corrupt or bad signature' : wrong, now);
         }
         break;
       }
@@ -244,6 +252,9 @@ export function nextRequest(s: DeviceState, ctx: MachineContext): Request | null
       // TS004 first: its version decides the device's multicast group (parity rule), whose McAddr and McKey the
       // McGroupSetupReq carries.
       if (!v[1]) return { pkg: 'ts004', commands: [{ type: 'PackageVersionReq' }] };
+      // A delta campaign groups devices by the firmware they run too: ask it (with the TS006 version) before the
+      // group is chosen.
+      if (ctx.askFirmware && !v[3]) return { pkg: 'ts006', commands: [{ type: 'PackageVersionReq' }, { type: 'DevVersionReq' }] };
       if (!v[2]) {
         if (!ctx.keys) return null;
         return {

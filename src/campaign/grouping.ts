@@ -24,6 +24,11 @@ export interface GroupKey {
   groupType: 'C' | 'B';
   /** TS004 version of the devices: the parity rule of the stream. */
   rule: 1 | 2;
+  /**
+   * Delta campaigns: the base firmware version (u32) the group's devices run, whose delta image the group sends
+   * (src/campaign/images.ts); absent: the full image.
+   */
+  base?: number;
 }
 
 /** The multicast parameters a group runs with. */
@@ -43,7 +48,7 @@ export interface GroupParams {
 type SpecLike = Pick<CampaignSpec, 'multicast' | 'fragmentation'>;
 
 export function keyString(k: GroupKey): string {
-  return `${k.region}/${k.groupType}/v${k.rule}`;
+  return `${k.region}/${k.groupType}/v${k.rule}${k.base !== undefined ? `/b${(k.base >>> 0).toString(16).padStart(8, '0')}` : ''}`;
 }
 
 export function sameKey(a: GroupKey, b: GroupKey): boolean {
@@ -65,14 +70,23 @@ export function defaultKey(spec: SpecLike): GroupKey {
  * spec's when the profile could not be read); the class is the spec's, or with `groupType: 'auto'` the profile's
  * (Class C where it is supported, else Class B).
  */
-export function groupKeyOf(spec: SpecLike, device: Pick<DeviceState, 'v'>, profile: ProfileFacts | undefined): GroupKey | undefined {
+export function groupKeyOf(
+  spec: SpecLike,
+  device: Pick<DeviceState, 'v' | 'fw'>,
+  profile: ProfileFacts | undefined,
+  /** Delta campaigns: the base versions that have a delta; the device's running version decides its image. */
+  bases: readonly number[] = [],
+): GroupKey | undefined {
   const ts004 = device.v?.[1];
   if (!ts004) return undefined;
   const rule: 1 | 2 = ts004 === 2 ? 2 : 1;
-  if (!profile) return { region: spec.multicast.region, groupType: specClass(spec), rule };
+  // Its running version is asked with its TS006 version; a device that answered one but not the other gets the full image.
+  if (bases.length && device.fw === undefined && !device.v?.[3]) return undefined;
+  const base = device.fw !== undefined && bases.includes(device.fw) ? { base: device.fw } : {};
+  if (!profile) return { region: spec.multicast.region, groupType: specClass(spec), rule, ...base };
   const auto = spec.multicast.groupType === 'auto';
   const groupType = !auto ? specClass(spec) : !profile.supportsClassC && profile.supportsClassB ? 'B' : 'C';
-  return { region: profile.region, groupType, rule };
+  return { region: profile.region, groupType, rule, ...base };
 }
 
 /**

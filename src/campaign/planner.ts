@@ -9,6 +9,8 @@ export const MAX_N = 16383;
 export const DATA_FRAGMENT_OVERHEAD = 3; // CID + Index&N
 /** ChirpStack's `network.scheduler.interval` (default 1 s): multicast rows leave on this grid. */
 export const SCHEDULER_INTERVAL_MS = 1000;
+/** Least cap on coded fragments (when maxRedundancyPercent > 0), whatever the block size. */
+export const MIN_CODED_CAP = 16;
 
 export interface PlanInput {
   imageBytes: number;
@@ -101,7 +103,9 @@ export function planCampaign(p: PlanInput): Plan {
   const nbFrag = Math.ceil(p.imageBytes / fragSize);
   const padding = nbFrag * fragSize - p.imageBytes;
   const initialCoded = Math.ceil((nbFrag * p.initialRedundancyPercent) / 100);
-  let maxCoded = Math.max(initialCoded, Math.ceil((nbFrag * p.maxRedundancyPercent) / 100));
+  // A percentage of a tiny block (a delta image: two or three fragments) leaves a device that lost one fragment a
+  // handful of coded ones to find it in; the cap is never below MIN_CODED_CAP while repair is allowed at all.
+  let maxCoded = Math.max(initialCoded, Math.ceil((nbFrag * p.maxRedundancyPercent) / 100), p.maxRedundancyPercent > 0 ? MIN_CODED_CAP : 0);
   if (nbFrag + initialCoded > MAX_N) {
     throw new PlanError('image', `needs ${nbFrag} fragments of ${fragSize} B plus ${initialCoded} coded; N is 14 bits (max ${MAX_N})`);
   }

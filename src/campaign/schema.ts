@@ -30,13 +30,24 @@ export const RegionMulticastSchema = z
   })
   .strict();
 
+/** Most delta images one campaign carries (each base version becomes a multicast group of its own). */
+export const MAX_DELTAS = 8;
+
+/** A signed delta image (its header names the base version and base firmware digest), base64. */
+export const DeltaImageSchema = z.object({ imageBase64: z.string().min(1) }).strict();
+
 export const CampaignSpecSchema = z.object({
   /** Idempotency: a second submission with the same token returns the first campaign. */
   clientToken: z.string().min(1).max(128).optional(),
   name: z.string().min(1).max(120),
   applicationId: z.string().min(1),
-  /** The signed image (lorafuota image format), base64. */
+  /** The signed image (lorafuota image format), base64: the full image (raw or compressed) any device can install. */
   imageBase64: z.string().min(1),
+  /**
+   * Delta images of the same firmware, one per base version (docs/delta.md#delta-campaigns): a device reporting a
+   * base version (TS006 DevVersionAns) gets the delta for it; devices on any other version get `imageBase64`.
+   */
+  deltas: z.array(DeltaImageSchema).max(MAX_DELTAS).optional(),
   /** Trusted public key files' contents (as written by `lorafuota image keygen`). */
   publicKeys: z.array(z.string().min(1)).min(1),
   deviceClass: z.string().min(1).max(64),

@@ -8,11 +8,12 @@
  * devices of other keys are discovered. Each group runs its own session, broadcast, status rounds and clean-up.
  */
 import type { GroupKey } from './grouping.js';
+import type { CampaignImages } from './images.js';
 import type { Plan } from './planner.js';
 import type { CampaignSpec } from './schema.js';
 import type { Stage } from './model.js';
 
-export type StoredSpec = Omit<CampaignSpec, 'imageBase64'>;
+export type StoredSpec = Omit<CampaignSpec, 'imageBase64' | 'deltas'>;
 
 /** A multicast frame enqueued but not yet known to have landed: a fragment N, or a status request sent at `at`. */
 export type McPending = { kind: 'frag'; n: number } | { kind: 'status'; at: number };
@@ -80,6 +81,8 @@ export interface CampaignState {
   /** Id of the last answer folded in. */
   ansCursor: string;
   error?: string;
+  /** A delta campaign's images (sizes and bases; the bytes stay in the store), set at submission. */
+  images?: CampaignImages;
   groups: [GroupState, ...GroupState[]];
 }
 

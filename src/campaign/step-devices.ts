@@ -12,6 +12,7 @@ import { apply, type Draft } from './draft.js';
 import type { Effect } from './effects.js';
 import type { DeviceState } from './model.js';
 import { groupParams } from './grouping.js';
+import { selectImage } from './images.js';
 import type { CampaignState, GroupState } from './state.js';
 
 /** One device answer from the uplink intake. */
@@ -29,6 +30,8 @@ export interface KeyInputs {
   keyErrors?: ReadonlyMap<string, string>;
   image?: Uint8Array;
   sessionCnts?: ReadonlyMap<string, number>;
+  /** A delta campaign's delta images by base version (for the MIC of a delta group's v2 FragSessionSetupReq). */
+  deltaImages?: ReadonlyMap<number, Uint8Array>;
 }
 
 export function versionsOf(s: DeviceState): Versions {
@@ -59,12 +62,19 @@ export function machineContext(c: CampaignState, g: GroupState, now: number): Ma
     targetVersion: c.targetVersion,
     allowDowngrade: s.allowDowngrade === true,
     checkVersions: s.allowDowngrade !== true && s.currentVersion !== undefined,
+    ...(c.images?.deltas.length ? { askFirmware: true } : {}),
+    ...(g.key.base !== undefined ? { deltaBase: g.key.base } : {}),
     rebootDelayS: s.timing.rebootDelayS,
     // The request waits for the device's next uplink (one interval plus jitter) and the answer follows at once.
     answerTimeoutMs: 1.25 * s.timing.uplinkIntervalS * 1000 + 10_000,
     retries: s.timing.unicastRetries,
     statusSentN: g.status.sentN,
   };
+}
+
+/** The image a group's fragments carry, when the caller supplied it (undefined: a delta image not supplied). */
+function groupImage(g: GroupState, full: Uint8Array, deltas: ReadonlyMap<number, Uint8Array> | undefined): Uint8Array | undefined {
+  return g.key.base === undefined ? full : deltas?.has(g.key.base) ? selectImage(g.key, full, deltas) : undefined;
 }
 
 /** Devices whose next request needs key material: McGroupSetupReq, and a v2 FragSessionSetupReq (its MIC). */
@@ -130,7 +140,7 @@ export function dispatch(c: CampaignState, d: Draft, ctxOf: (st: DeviceState | u
       continue;
     }
     const root = needsKeys(st) ? input.rootKeys?.get(eui) : undefined;
-    const image = input.image;
+    const image = input.image && groupImage(deviceGroup(c, st), input.image, input.deltaImages);
     const keys = root
       ? {
           mcKeyEncrypted: encryptMcKey(mcKEKey(mcRootKey(root, lw.get(eui) ?? '1.0')), mcKey),

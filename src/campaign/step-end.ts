@@ -4,6 +4,8 @@ import { onCancel } from './device-machine.js';
 import type { Draft } from './draft.js';
 import type { Effect } from './effects.js';
 import type { DeviceState } from './model.js';
+import { keyString } from './grouping.js';
+import { campaignSavings, groupSavingFigures } from './savings.js';
 import type { CampaignState } from './state.js';
 
 export function report(c: CampaignState, devices: ReadonlyMap<string, DeviceState>, now: number): Record<string, unknown> {
@@ -22,6 +24,7 @@ export function report(c: CampaignState, devices: ReadonlyMap<string, DeviceStat
     airtimeSeconds: sum((g) => g.airtimeMs) / 1000,
     simulatedSeconds: (now - (c.startedAtMs ?? now)) / 1000,
     ...(c.groups.length > 1 ? { groups: groupFigures(c, devices) } : {}),
+    ...(c.images ? { savings: campaignSavings(c) } : {}),
   };
 }
 
@@ -37,7 +40,7 @@ export function groupFigures(c: CampaignState, devices: ReadonlyMap<string, Devi
     }
     return {
       group: gi,
-      key: `${g.key.region}/${g.key.groupType}/v${g.key.rule}`,
+      key: keyString(g.key),
       devices: n,
       updated,
       fragSize: g.plan.fragSize,
@@ -46,6 +49,7 @@ export function groupFigures(c: CampaignState, devices: ReadonlyMap<string, Devi
       fragmentsSent: g.fragmentsSent,
       repairRounds: g.repair.rounds,
       airtimeSeconds: g.airtimeMs / 1000,
+      ...groupSavingFigures(c, g),
     };
   });
 }

@@ -14,6 +14,8 @@ import { apply, count, type Draft } from './draft.js';
 import type { Effect } from './effects.js';
 import { budgetOf, imageBytesOf, planGroup } from './group-plan.js';
 import { groupKeyOf, groupParams, keyString, sameKey, type GroupKey, type ProfileFacts } from './grouping.js';
+import { baseVersions, imageBytesFor } from './images.js';
+import { groupImageFigures } from './savings.js';
 import { STAGES, type DeviceState, type Stage } from './model.js';
 import { checkApply, evaluateStatus } from './repair-round.js';
 import type { CampaignState, GroupState } from './state.js';
@@ -46,7 +48,7 @@ function newGroup(c: CampaignState, key: GroupKey): GroupState {
     mcAddr,
     mcKeyHex,
     ruleVersion: key.rule,
-    plan: planGroup(c.spec, key, imageBytesOf(first.plan)),
+    plan: planGroup(c.spec, key, imageBytesFor(c.images, key, imageBytesOf(first.plan))),
     mcFCnt: 0,
     fragAirMs: 0,
     broadcast: { startMs: 0, startN: 1, nextN: 1, targetN: 0 },
@@ -66,14 +68,14 @@ export function assignGroups(c: CampaignState, d: Draft, profiles: ReadonlyMap<s
   for (const [eui, st] of d.devices) {
     // Past discovery without a group: a campaign stored before campaigns split; its devices stay in group 0.
     if (st.g !== undefined || st.s !== 'Pending' || st.p !== 'discover') continue;
-    const key = groupKeyOf(c.spec, st, profiles?.get(eui));
+    const key = groupKeyOf(c.spec, st, profiles?.get(eui), baseVersions(c.images));
     if (!key) continue;
     let gi = c.groups.findIndex((g) => sameKey(g.key, key));
     if (gi < 0 && c.stage === 'setup') {
       try {
         c.groups.push(newGroup(c, key));
         gi = c.groups.length - 1;
-        d.events.push({ type: 'group', group: gi, key: keyString(key), fragSize: c.groups[gi]!.plan.fragSize, nbFrag: c.groups[gi]!.plan.nbFrag });
+        d.events.push({ type: 'group', group: gi, key: keyString(key), fragSize: c.groups[gi]!.plan.fragSize, nbFrag: c.groups[gi]!.plan.nbFrag, ...groupImageFigures(c, c.groups[gi]!) });
       } catch (e) {
         const s = finish(st, 'PackageNotSupported', `no multicast group for ${keyString(key)}: ${(e as Error).message}`, now);
         apply(d, eui, { state: s, event: { type: 'device', phase: s.p, status: s.s, reason: s.r } });

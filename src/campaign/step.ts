@@ -33,6 +33,8 @@ export interface StepInput {
   keyErrors?: ReadonlyMap<string, string>;
   /** The image, needed for the MIC of a TS004 v2 FragSessionSetupReq. */
   image?: Uint8Array;
+  /** A delta campaign's delta images by base version, needed likewise for the devices of a delta group. */
+  deltaImages?: ReadonlyMap<number, Uint8Array>;
   /** Device profiles (region, classes) of the devices `profilesNeeded` names; absent ones use the spec's. */
   profiles?: ReadonlyMap<string, ProfileFacts>;
   /** The next TS004 v2 SessionCnt of the devices about to be sent a FragSessionSetupReq (kept across campaigns). */

@@ -48,6 +48,7 @@ async function readFileOr(field: string, path: string, encoding?: 'utf8'): Promi
 interface SubmitFlags extends ApiFlags {
   image?: string;
   pubkey: string[];
+  delta: string[];
   clientToken?: string;
   watch?: boolean;
 }
@@ -64,6 +65,7 @@ async function buildSpecJson(path: string, o: SubmitFlags): Promise<string> {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new Error(`spec: ${path} must hold a JSON object`);
   const s = spec as Record<string, unknown>;
   if (o.image) s.imageBase64 = ((await readFileOr('image', o.image)) as Buffer).toString('base64');
+  if (o.delta?.length) s.deltas = await Promise.all(o.delta.map(async (f) => ({ imageBase64: ((await readFileOr('delta', f)) as Buffer).toString('base64') })));
   if (o.pubkey.length) s.publicKeys = await Promise.all(o.pubkey.map(async (f) => (await readFileOr('pubkey', f, 'utf8')) as string));
   if (o.clientToken) s.clientToken = o.clientToken;
   return JSON.stringify(s);
@@ -125,6 +127,7 @@ export function register(program: Command): void {
       .description('submit a campaign spec; prints {"id","created"}')
       .argument('<spec>', 'campaign spec JSON file')
       .option('--image <file>', 'signed image file (fills imageBase64)')
+      .option('--delta <file>', 'signed delta image of the same firmware for one base version (repeatable; fills deltas)', (v: string, acc: string[]) => [...acc, v], [])
       .option('--pubkey <file>', 'trusted public key file (repeatable; fills publicKeys)', (v: string, acc: string[]) => [...acc, v], [])
       .option('--client-token <token>', 'idempotency token: resubmitting returns the same campaign')
       .option('--watch', 'follow the campaign after submitting (exit status as in watch)'),

@@ -4,6 +4,8 @@
  */
 import type { Queue } from 'bullmq';
 import { checkDowngrade } from '../campaign/downgrade.js';
+import { serialiseImages } from '../campaign/images.js';
+import { checkDeltaImages, type DeltaImages } from './delta-images.js';
 import { parseCampaignSpec, type CampaignSpec } from '../campaign/schema.js';
 import { planGroup } from '../campaign/group-plan.js';
 import { defaultKey } from '../campaign/grouping.js';
@@ -20,7 +22,7 @@ export interface SubmitContext {
 }
 
 /** Validates and plans without storing anything: what `submitCampaign` would run. */
-export function prepareCampaign(input: unknown): { spec: CampaignSpec; image: Uint8Array; plan: Plan; targetVersion: number } {
+export function prepareCampaign(input: unknown): { spec: CampaignSpec; image: Uint8Array; plan: Plan; targetVersion: number; deltas?: DeltaImages } {
   const spec = parseCampaignSpec(input);
   const image = new Uint8Array(Buffer.from(spec.imageBase64, 'base64'));
   const publicKeys = spec.publicKeys.map((text, i) => parsePublicKeyFile(text, `publicKeys[${i}]`));
@@ -35,18 +37,26 @@ export function prepareCampaign(input: unknown): { spec: CampaignSpec; image: Ui
   for (const region of Object.keys(spec.multicast.byRegion ?? {}) as RegionName[]) {
     if (region !== first.region) planGroup(spec, { ...first, region }, image.length);
   }
-  return { spec, image, plan, targetVersion: header.firmwareVersion };
+  // A delta campaign: each delta checked against the full image (docs/delta.md#delta-campaigns).
+  const deltas = checkDeltaImages(spec, { image, header, plan }, publicKeys);
+  return { spec, image, plan, targetVersion: header.firmwareVersion, ...(deltas ? { deltas } : {}) };
 }
 
 export async function submitCampaign(ctx: SubmitContext, input: unknown): Promise<{ id: string; created: boolean }> {
-  const { spec, image, plan, targetVersion } = prepareCampaign(input);
-  const res = await ctx.store.create(spec, image, {
-    plan: JSON.stringify(plan),
-    targetVersion: String(targetVersion),
-    ruleVersion: String(spec.fragmentation.ts004Version),
-  });
+  const { spec, image, plan, targetVersion, deltas } = prepareCampaign(input);
+  const res = await ctx.store.create(
+    spec,
+    image,
+    {
+      plan: JSON.stringify(plan),
+      targetVersion: String(targetVersion),
+      ruleVersion: String(spec.fragmentation.ts004Version),
+      ...(deltas ? { images: serialiseImages(deltas.images) } : {}),
+    },
+    deltas?.bytes,
+  );
   if (res.created) {
-    await ctx.store.addEvent(res.id, { type: 'plan', ...plan });
+    await ctx.store.addEvent(res.id, { type: 'plan', ...plan, ...(deltas ? { deltas: deltas.savings } : {}) });
     await scheduleAdvance(ctx.queue, res.id, 0);
   }
   return res;

@@ -5,7 +5,8 @@
  * (`gGroup`, e.g. "EU868/C/v1") and stage (`gStage`); every further group i is one JSON field `g<i>` plus its McKey
  * in `g<i>.mcKey` (hidden from the API view like every field ending in "key"), and `groups` counts them.
  */
-import { defaultKey, type GroupKey } from '../campaign/grouping.js';
+import { defaultKey, keyString, type GroupKey } from '../campaign/grouping.js';
+import { parseImages } from '../campaign/images.js';
 import { FINAL_STAGES, STAGES, type Stage } from '../campaign/model.js';
 import { REGION_NAMES, type RegionName } from '../codec/region.js';
 import type { Plan } from '../campaign/planner.js';
@@ -71,13 +72,14 @@ function parsePlan(v: string | undefined): Plan {
 }
 
 export function parseKey(v: string, field: string): GroupKey {
-  const m = /^([A-Z0-9-]+)\/([BC])\/v([12])$/.exec(v);
+  const m = /^([A-Z0-9-]+)\/([BC])\/v([12])(?:\/b([0-9a-f]{8}))?$/.exec(v);
   if (!m || !REGION_NAMES.includes(m[1] as RegionName)) throw new StateError(field, `bad group key ${JSON.stringify(v)}`);
-  return { region: m[1] as RegionName, groupType: m[2] as 'B' | 'C', rule: Number(m[3]) as 1 | 2 };
+  return { region: m[1] as RegionName, groupType: m[2] as 'B' | 'C', rule: Number(m[3]) as 1 | 2, ...(m[4] ? { base: parseInt(m[4], 16) >>> 0 } : {}) };
 }
 
+/** The key as stored: the same text as `keyString` (e.g. "EU868/C/v1", "EU868/C/v1/b01000000" for a delta group). */
 export function keyField(k: GroupKey): string {
-  return `${k.region}/${k.groupType}/v${k.rule}`;
+  return keyString(k);
 }
 
 function parseStage(v: string, field: string): Stage {
@@ -162,6 +164,14 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
   if (!Number.isInteger(count) || count < 1 || count > 64) throw new StateError('groups', `must be 1..64, got ${count}`);
   const extra: GroupState[] = [];
   for (let i = 1; i < count; i++) extra.push(parseExtraGroup(d, i));
+  let images;
+  if (d.images) {
+    try {
+      images = parseImages(d.images);
+    } catch (e) {
+      throw new StateError('images', (e as Error).message);
+    }
+  }
   return {
     id: c.id,
     stage: c.stage,
@@ -174,13 +184,14 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
     lastDeviceStepMs: num(d, 'lastDeviceStepMs', 0),
     ansCursor: d.ansCursor || '0',
     ...(c.error ? { error: c.error } : {}),
+    ...(images ? { images } : {}),
     groups: [group, ...extra],
   };
 }
 
 /**
  * The pipeline fields of a state, as hash fields. `stage` and `error` are written by the store with their event;
- * `cancel` is only ever set by a cancel request, and `plan`, `ruleVersion`, `targetVersion` only at submission.
+ * `cancel` is only ever set by a cancel request, and `plan`, `ruleVersion`, `targetVersion`, `images` only at submission.
  */
 export function serialiseCampaignState(s: CampaignState): Record<string, string> {
   const g = s.groups[0];

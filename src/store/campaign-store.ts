@@ -17,7 +17,7 @@ export interface CampaignRecord {
   updatedAt: number;
   error?: string;
   clientToken?: string;
-  spec: Omit<CampaignSpec, 'imageBase64'>;
+  spec: Omit<CampaignSpec, 'imageBase64' | 'deltas'>;
   /** Whatever the pipeline keeps between steps (plan, group id, counters). */
   data: Record<string, string>;
   /** Side effects a pipeline step recorded and has not finished carrying out (JSON). */
@@ -86,6 +86,8 @@ export class CampaignStore {
     spec: CampaignSpec,
     image: Uint8Array,
     data: Record<string, string> = {},
+    /** Delta images by base firmware version (a delta campaign, docs/delta.md#delta-campaigns). */
+    deltaImages: ReadonlyMap<number, Uint8Array> = new Map(),
   ): Promise<{ id: string; created: boolean }> {
     const id = randomUUID();
     const k = this.keys;
@@ -116,7 +118,7 @@ export class CampaignStore {
       throw new Error(`devices: ${claimed} is already in an active campaign`);
     }
     const now = Date.now();
-    const { imageBase64: _omit, ...storedSpec } = spec;
+    const { imageBase64: _omit, deltas: _deltas, ...storedSpec } = spec;
     const devState: DeviceState = { p: 'discover', s: 'Pending', t: now, lw: '1.0' };
     const devFields: string[] = [];
     for (const d of spec.devices) devFields.push(d.devEui, JSON.stringify({ ...devState, lw: d.lorawan }));
@@ -131,6 +133,7 @@ export class CampaignStore {
       ...(spec.clientToken ? { clientToken: spec.clientToken } : {}),
     });
     m.set(k.image(id), Buffer.from(image));
+    for (const [base, bytes] of deltaImages) m.hset(k.deltaImages(id), String(base), Buffer.from(bytes));
     m.hset(k.devices(id), ...devFields);
     m.zadd(k.campaigns(), now, id);
     m.xadd(...this.eventArgs(id, { type: 'created', time: now, devices: devEuis.length }));
@@ -169,6 +172,12 @@ export class CampaignStore {
 
   async image(id: string): Promise<Uint8Array | null> {
     const b = await this.redis.getBuffer(this.keys.image(id));
+    return b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : null;
+  }
+
+  /** The delta image for devices running firmware `baseVersion`, if the campaign has one. */
+  async deltaImage(id: string, baseVersion: number): Promise<Uint8Array | null> {
+    const b = await this.redis.hgetBuffer(this.keys.deltaImages(id), String(baseVersion));
     return b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : null;
   }
 
@@ -400,7 +409,7 @@ export class CampaignStore {
     const perDevice = new Set(['device', 'badAnswer']);
     const keep = all.filter(([, f]) => !perDevice.has((JSON.parse(f[1] ?? '{}') as { type?: string }).type ?? ''));
     const m = this.redis.multi();
-    m.del(this.keys.answers(id), this.keys.image(id), key);
+    m.del(this.keys.answers(id), this.keys.image(id), this.keys.deltaImages(id), key);
     // The campaign's McKey is not needed any more: no key material stays behind a finished campaign.
     m.hdel(this.keys.campaign(id), 'mcKey');
     for (const [sid, f] of keep) m.xadd(key, sid, ...f);

@@ -25,6 +25,10 @@ export class Keys {
   image(id: string): string {
     return `${this.prefix}:c:{${id}}:image`;
   }
+  /** HASH base firmware version (decimal u32) -> the signed delta image for devices running it. */
+  deltaImages(id: string): string {
+    return `${this.prefix}:c:{${id}}:deltas`;
+  }
   /** HASH devEui -> DeviceState JSON. */
   devices(id: string): string {
     return `${this.prefix}:c:{${id}}:dev`;

@@ -26,7 +26,8 @@ import { createFecEncoder, type FecEncoder } from '../../src/codec/fec.js';
 import { decodeCommands } from '../../src/codec/frame.js';
 import { unixMsToGps } from '../../src/codec/gpstime.js';
 import { versionToU32 } from '../../src/codec/image-header.js';
-import { generateKeyPair, publicKeyOf, formatPublicKeyFile } from '../../src/image/keys.js';
+import { generateKeyPair, publicKeyOf, formatPublicKeyFile, type SigningKey } from '../../src/image/keys.js';
+import { selectImage, serialiseImages } from '../../src/campaign/images.js';
 import { signImage } from '../../src/image/sign.js';
 import { SimChirpStack } from '../../src/sim/chirpstack-server.js';
 import { createSimDevice, makeFleetSpecs, type FleetMix } from '../../src/sim/fleet.js';
@@ -40,7 +41,7 @@ import { appTimeAnswer } from '../../src/service/uplinks.js';
 export const T0 = Date.parse('2026-01-05T00:00:00Z');
 /** The simulated gateways, in order (the first is the simulator's default gateway). */
 export const HARNESS_GATEWAYS = ['0016c001f153a14c', '0016c001f153a14d', '0016c001f153a14e'];
-const DEVICE_CLASS = 'harness-sensor-v1';
+export const DEVICE_CLASS = 'harness-sensor-v1';
 
 export interface HarnessOptions {
   devices: number;
@@ -65,6 +66,11 @@ export interface HarnessOptions {
   repeaterCompatible?: boolean;
   /** Device profile `supports_class_c` (default false: class A between sessions, as the service advises). */
   profileClassC?: boolean;
+  /**
+   * Signed images instead of a random firmware (delta campaigns): the key that signed them, the full image, delta
+   * images (`deltas` in the spec), and the signed image device i runs from power-up (none: 1.0.0, unknown base).
+   */
+  images?: { key: SigningKey; full: Uint8Array; deltas?: Uint8Array[]; baseImageOf?: (i: number) => Uint8Array | undefined };
   /** Where heard uplinks go instead of the harness's own intake (to drive the real worker shell). */
   uplinks?: (u: { devEui: string; fPort: number; fCnt: number; data: Uint8Array; timeMs: number }) => void;
 }
@@ -104,6 +110,8 @@ export class PipelineHarness {
   readonly sim: (SimulatedDevice & { readonly state: DeviceSnapshot })[];
   readonly stacks = new Map<string, string>();
   readonly image: Uint8Array;
+  /** Delta images by base version (a delta campaign). */
+  readonly deltaImages: ReadonlyMap<number, Uint8Array> | undefined;
   readonly spec: CampaignSpecInput;
   steps = 0;
   /** AddDevice / AddGateway calls answered "already a member". */
@@ -115,11 +123,11 @@ export class PipelineHarness {
 
   constructor(o: HarnessOptions) {
     const rng = new Rng(o.seed ^ 0x5eed);
-    const key = generateKeyPair('ecdsa-p256');
+    const key = o.images?.key ?? generateKeyPair('ecdsa-p256');
     const trusted = { algorithm: key.algorithm, publicKey: publicKeyOf(key) };
-    const firmware = new Uint8Array(o.imageBytes ?? 4096);
+    const firmware = new Uint8Array(o.images ? 0 : (o.imageBytes ?? 4096));
     for (let i = 0; i < firmware.length; i++) firmware[i] = rng.int(255);
-    this.image = signImage(firmware, { key, version: '1.1.0', deviceClass: DEVICE_CLASS });
+    this.image = o.images?.full ?? signImage(firmware, { key, version: '1.1.0', deviceClass: DEVICE_CLASS });
     // ChirpStack as it is (v4.19 defaults): duplicate members refused, gateways without GPS that enforce their duty
     // cycle, 5 s Class C margin, devices class A between sessions (their profile without supports_class_c).
     const gatewayIds = HARNESS_GATEWAYS.slice(0, o.gateways ?? 2);
@@ -143,6 +151,10 @@ export class PipelineHarness {
       maxFragSize: 242,
       maxLost: 320,
     });
+    specs.forEach((s, i) => {
+      const baseImage = o.images?.baseImageOf?.(i);
+      if (baseImage) s.baseImage = baseImage;
+    });
     for (const s of specs) {
       this.cs.createDevice({ devEui: s.devEui, applicationId, deviceProfileId: profileId, keys: { nwkKey: '00'.repeat(16), appKey: '', genAppKey: Buffer.from(s.rootKey).toString('hex') } });
       this.stacks.set(s.devEui, s.profile === 'loramac-node' ? 'loramac-node' : `lbm-v${s.versions.ts004}`);
@@ -164,6 +176,7 @@ export class PipelineHarness {
       publicKeys: [formatPublicKeyFile(trusted)],
       deviceClass: DEVICE_CLASS,
       devices: specs.map((s) => ({ devEui: s.devEui, lorawan: s.lorawan })),
+      ...(o.images?.deltas ? { deltas: o.images.deltas.map((d) => ({ imageBase64: Buffer.from(d).toString('base64') })) } : {}),
       multicast: {
         groupType: 'C', region: 'EU868', dr: 5, frequencyHz: 869_525_000, classCMarginMs: marginMs, repeaterCompatible: o.repeaterCompatible ?? false,
         ...(o.namedGateways === false ? { gatewayCount: gatewayIds.length } : { gatewayIds }),
@@ -172,8 +185,9 @@ export class PipelineHarness {
       timing: { uplinkIntervalS: 60, unicastRetries: 8, rebootDelayS: 30 },
     };
     this.spec = o.spec ? o.spec(base) : base;
-    const { spec, plan, targetVersion } = prepareCampaign(this.spec);
-    const { imageBase64: _i, ...stored } = spec;
+    const { spec, plan, targetVersion, deltas } = prepareCampaign(this.spec);
+    this.deltaImages = deltas?.bytes;
+    const { imageBase64: _i, deltas: _d, ...stored } = spec;
     this.state = parseCampaignState({
       id: randomUUID(),
       name: spec.name,
@@ -181,7 +195,12 @@ export class PipelineHarness {
       createdAt: T0,
       updatedAt: T0,
       spec: stored,
-      data: { plan: JSON.stringify(plan), targetVersion: String(targetVersion), ruleVersion: String(spec.fragmentation.ts004Version) },
+      data: {
+        plan: JSON.stringify(plan),
+        targetVersion: String(targetVersion),
+        ruleVersion: String(spec.fragmentation.ts004Version),
+        ...(deltas ? { images: serialiseImages(deltas.images) } : {}),
+      },
     });
     for (const d of spec.devices) this.devices.set(d.devEui, { p: 'discover', s: 'Pending', t: T0, lw: d.lorawan });
   }
@@ -235,6 +254,7 @@ export class PipelineHarness {
       fresh: { mcAddr: 0x01ab23cd, mcKeyHex: '0123456789abcdef0123456789abcdef' },
       rootKeys,
       image: this.image,
+      ...(this.deltaImages ? { deltaImages: this.deltaImages } : {}),
       profiles: profilesOf(this.cs, profilesNeeded(this.state, this.devices, this.now, answers)),
     });
     this.steps++;
@@ -327,7 +347,7 @@ export class PipelineHarness {
         let data: Uint8Array;
         if (e.kind === 'fragment') {
           let enc = this.encoders.get(e.group);
-          if (!enc) this.encoders.set(e.group, (enc = createFecEncoder(this.image, { fragSize: grp.plan.fragSize, rule: grp.ruleVersion })));
+          if (!enc) this.encoders.set(e.group, (enc = createFecEncoder(selectImage(grp.key, this.image, this.deltaImages), { fragSize: grp.plan.fragSize, rule: grp.ruleVersion })));
           data = encodeDataFragment(this.state.spec.fragmentation.fragIndex, e.n, enc.fragment(e.n));
         } else data = Buffer.from(e.hex, 'hex');
         const expiresAtMs = e.kind === 'fragment' ? e.expiresAtMs : undefined;

@@ -19,6 +19,7 @@ import { parseCampaignState } from '../../store/campaign-state.js';
 import type { WorkerContext } from '../context.js';
 import { carryOut, firstPending, save, type Run } from './effects.js';
 import { rootKeysFor } from './keys.js';
+import { deltaImagesOf } from './delta-images.js';
 
 function randomMcAddr(): number {
   let a = 0;
@@ -95,6 +96,7 @@ async function advanceOnce(ctx: WorkerContext, id: string, seen: { errors: numbe
   const image = needsImage ? await ctx.store.image(id) : null;
   const v2Setup = need.filter((eui) => devices.get(eui)?.p === 'fragSetup' && devices.get(eui)?.v?.[1] === 2);
   const sessionCnts = v2Setup.length ? await ctx.store.sessionCnts(v2Setup) : new Map<string, number>();
+  const deltaImages = needsImage && state.images ? await deltaImagesOf(ctx, id, state.images) : undefined;
 
   const profiles = await profilesFor(ctx, profilesNeeded(state, devices, now, answers));
 
@@ -109,6 +111,7 @@ async function advanceOnce(ctx: WorkerContext, id: string, seen: { errors: numbe
     keyErrors,
     ...(image ? { image } : {}),
     sessionCnts,
+    ...(deltaImages ? { deltaImages } : {}),
   });
 
   const intents = res.effects.filter((e) => !isSelfBracketed(e));

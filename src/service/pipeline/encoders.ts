@@ -15,8 +15,9 @@ export async function encoderFor(ctx: WorkerContext, id: string, g: GroupState, 
   const key = gi === 0 ? id : `${id}#${gi}`;
   let e = encoders.get(key);
   if (!e) {
-    const image = await ctx.store.image(id);
-    if (!image) throw new Error(`image: missing for campaign ${id}`);
+    // A delta group's fragments carry the delta for its base (src/campaign/images.ts), the others the full image.
+    const image = g.key.base === undefined ? await ctx.store.image(id) : await ctx.store.deltaImage(id, g.key.base);
+    if (!image) throw new Error(`image: missing for campaign ${id}${g.key.base === undefined ? '' : ` (delta for base ${g.key.base})`}`);
     e = createFecEncoder(image, { fragSize: g.plan.fragSize, rule: g.ruleVersion });
     encoders.set(key, e);
   }
