@@ -37,7 +37,7 @@ const answer = (s: DeviceState, pkg: 'ts004' | 'ts005' | 'ts006', hex: string, v
   onAnswer(s, pkg, decodeCommands(pkg, 'uplink', Buffer.from(hex, 'hex'), { ts004: v, ts005: v }).commands as never, ctx, ctx.nowMs);
 
 describe('device state machine', () => {
-  it('discovers TS005, TS004, TS006 in turn, setting up the group in the first frame (PROTOCOL.md §6.3 bytes)', () => {
+  it('discovers TS005, TS004, TS006 in turn, setting up the group in the first frame (TS005-2.0.0 §4.3 bytes)', () => {
     expect(bytes('ts005', fresh)).toBe('00' + '0200cd23ab01015e85f4b99dc0b944066cd07498330b00000000ffffffff');
     let s = answer({ ...fresh, o: { port: 200, hex: '', at: 0, n: 1, ok: true } }, 'ts005', '0002010200').state;
     expect(s.v).toEqual([0, 0, 1, 0]);

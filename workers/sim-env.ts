@@ -107,7 +107,7 @@ export async function startSimEnv(o: SimEnvOptions): Promise<SimEnv> {
       applicationId,
       deviceProfileId: s.lorawan === '1.1' ? profile11 : profileId,
       classEnabled: 'CLASS_A',
-      // 1.0.x: the join key lives in nwk_key and the multicast root is the GenAppKey (PROTOCOL.md §7.3).
+      // 1.0.x: the join key lives in nwk_key and the multicast root is the GenAppKey (docs/protocol.md §6).
       keys: s.lorawan === '1.1' ? { nwkKey: randomBytes(16).toString('hex'), appKey: root, genAppKey: '' } : { nwkKey: randomBytes(16).toString('hex'), appKey: '', genAppKey: root },
     });
     stacks.set(s.devEui, s.profile === 'loramac-node' ? 'loramac-node' : `lbm-v${s.versions.ts004}`);

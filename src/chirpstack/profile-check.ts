@@ -1,4 +1,4 @@
-/** Device-profile warnings before a campaign (PROTOCOL.md §11.2 item 10). */
+/** Device-profile warnings before a campaign (docs/protocol.md §8, pitfalls). */
 import type { DeviceProfileInfo, MulticastGroupType } from './types.js';
 
 export function profileWarnings(p: DeviceProfileInfo, groupType: MulticastGroupType = 'CLASS_C'): string[] {

@@ -96,7 +96,7 @@ export async function startSimulation(o: SimulationOptions): Promise<Simulation>
       devEui: s.devEui,
       applicationId,
       deviceProfileId: s.lorawan === '1.1' ? deviceProfiles['1.1.0'] : deviceProfiles['1.0.3'],
-      // 1.0.x: join key in nwk_key, GenAppKey separately (PROTOCOL.md §7.3); 1.1: AppKey is the root.
+      // 1.0.x: join key in nwk_key, GenAppKey separately (docs/protocol.md §6); 1.1: AppKey is the root.
       keys: s.lorawan === '1.1' ? { nwkKey: joinKey(s.devEui), appKey: root, genAppKey: '' } : { nwkKey: joinKey(s.devEui), appKey: '', genAppKey: root },
       classEnabled: 'CLASS_C',
     });
