@@ -41,6 +41,7 @@ export function prepareCampaign(input: unknown): { spec: CampaignSpec; image: Ui
     classCMarginMs: spec.multicast.classCMarginMs,
     dwellTime: spec.multicast.dwellTime,
     repeaterCompatible: spec.multicast.repeaterCompatible,
+    deviceLimits: spec.fragmentation.deviceLimits,
   });
   return { spec, image, plan, targetVersion: header.firmwareVersion };
 }

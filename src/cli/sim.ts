@@ -41,6 +41,9 @@ interface SimCliOptions {
   deviceClass: string;
   firmwareVersion: string;
   pubkey?: string[];
+  maxFragSize?: string;
+  maxFragments?: string;
+  maxLost?: string;
 }
 
 async function runSim(o: SimCliOptions): Promise<void> {
@@ -85,7 +88,12 @@ async function runSim(o: SimCliOptions): Promise<void> {
     gateways: num('--gateways', o.gateways, 1, 64, true),
     gatewayGps: !!o.gatewayGps,
     repeaterCompatible: !!o.repeaterCompatible,
-    ...(o.uplinkInterval !== undefined ? { uplinkIntervalMs: num('--uplink-interval', o.uplinkInterval, 1000, 86_400_000) } : {}),
+    ...(o.uplinkInterval !== undefined ? { uplinkIntervalMs: num('--uplink-interval', o.uplinkInterval, 1, 86_400) * 1000 } : {}),
+    decoderLimits: {
+      ...(o.maxFragments !== undefined ? { maxNbFrag: num('--max-fragments', o.maxFragments, 1, 16_383, true) } : {}),
+      ...(o.maxFragSize !== undefined ? { maxFragSize: num('--max-frag-size', o.maxFragSize, 1, 250, true) } : {}),
+      ...(o.maxLost !== undefined ? { maxLost: num('--max-lost', o.maxLost, 1, 16_383, true) } : {}),
+    },
     deviceClass: o.deviceClass,
     firmwareVersion,
     trustedKeys,
@@ -114,7 +122,7 @@ export function register(program: Command): void {
     .option('--mqtt <url>', 'publish uplink events to this MQTT broker (ChirpStack MQTT integration)')
     .option('--http-integration <url...>', 'POST uplink events to these URLs with ?event=up (ChirpStack HTTP integration)')
     .option('--protobuf', 'encode integration events as protobuf instead of JSON')
-    .option('--speedup <x>', 'simulated seconds per wall second', '60')
+    .option('--speedup <x>', 'simulated seconds per wall second', '400')
     .option('--model <name>', 'loss model: uniform or gilbert-elliott', 'uniform')
     .option('--burst <frames>', 'mean loss-burst length for gilbert-elliott')
     .option('--bad <fraction>', 'share of devices with a 4x worse link', '0.1')
@@ -124,7 +132,10 @@ export function register(program: Command): void {
     .option('--gateways <n>', 'gateways of the tenant, each reaching every device with its own duty-cycle budget', '1')
     .option('--gateway-gps', 'gateways have GPS: uplinks carry rxInfo.timeSinceGpsEpoch')
     .option('--repeater-compatible', "region config repeater_compatible = true (max payload 222 at the fast data rates)")
-    .option('--uplink-interval <ms>', 'device uplink interval (default 60000)')
+    .option('--uplink-interval <s>', 'seconds between a device\'s periodic uplinks, 1..86400 (default 60)')
+    .option('--max-fragments <n>', 'largest block the simulated devices accept, in fragments (default 512); more is answered NotEnoughMemory')
+    .option('--max-frag-size <bytes>', 'largest fragment the simulated devices accept (default 64); put the same in the spec\'s fragmentation.deviceLimits')
+    .option('--max-lost <n>', 'most lost uncoded fragments the simulated devices can recover (default 256)')
     .option('--api-token <token>', 'API token the gRPC server accepts (default: random, printed)')
     .option('--device-class <name>', 'device class the simulated firmware reports', 'sim-sensor')
     .option('--firmware-version <X.Y.Z>', 'firmware version the devices run', '1.0.0')

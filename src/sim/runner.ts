@@ -37,6 +37,8 @@ export interface SimulationOptions {
   /** The region config's repeater_compatible (default false). */
   repeaterCompatible?: boolean;
   uplinkIntervalMs?: number;
+  /** Fragment-decoder limits of every simulated device (default 512 fragments of at most 64 B, 256 lost). */
+  decoderLimits?: { maxNbFrag?: number; maxFragSize?: number; maxLost?: number };
   deviceClass: string;
   firmwareVersion: number;
   trustedKeys: TrustedKey[];
@@ -88,6 +90,7 @@ export async function startSimulation(o: SimulationOptions): Promise<Simulation>
     trustedKeys: o.trustedKeys,
     silentFraction: o.silentFraction ?? 0,
     ...(o.uplinkIntervalMs !== undefined ? { uplinkIntervalMs: o.uplinkIntervalMs } : {}),
+    ...o.decoderLimits,
   });
   const joinKey = (eui: string) => eui.padStart(32, '0');
   for (const s of specs) {
