@@ -33,6 +33,10 @@ export const EXAMPLES: Record<string, string[]> = {
     'lorafuota sim --devices 100 --loss 0.2 --model gilbert-elliott --burst 4 --uplink-interval 30',
     'lorafuota sim --max-fragments 1024 --max-frag-size 239      # devices that take 239-byte fragments',
   ],
+  quickstart: [
+    'lorafuota quickstart                      # then paste the command it prints, in another shell',
+    'lorafuota quickstart --devices 50 --loss 0.2 --submit',
+  ],
   campaign: ['lorafuota campaign submit examples/class-c-eu868.json --image app.img --pubkey release.pub --watch', 'lorafuota campaign list'],
   'campaign submit': [
     'LORAFUOTA_API_TOKEN=secret lorafuota campaign submit examples/class-c-eu868.json --image app.img --pubkey release.pub --watch',

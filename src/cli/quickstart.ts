@@ -179,7 +179,7 @@ export function register(program: Command): void {
     .option('--devices <n>', 'simulated fleet size (TS004 v1 devices go into the spec)', '20')
     .option('--loss <p>', 'downlink loss probability of a typical device, 0..1', '0.1')
     .option('--speedup <x>', 'simulated seconds per wall second', '400')
-    .option('--image-kib <k>', 'firmware size in KiB, 1..30 (the simulated devices take 512 fragments of 48 B)', '20')
+    .option('--image-kib <k>', 'firmware size in KiB, 1..30 (sent in 48-byte fragments; the simulated devices take at most 512)', '20')
     .option('--redis <url>', 'Redis URL (env REDIS_URL, default redis://127.0.0.1:6379)')
     .option('--submit', 'also submit the campaign, follow it and exit with its status (0 = every device updated)')
     .action(async (o: QuickstartFlags) => {
