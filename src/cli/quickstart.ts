@@ -120,7 +120,7 @@ export async function quickstart(o: QuickstartFlags): Promise<number> {
   try {
     const integrationPort = await freePort();
     const sim = (await start('sim', [
-      'sim', '--devices', String(devices), '--loss', o.loss, '--grpc', '127.0.0.1:0', '--speedup', String(speedup),
+      'sim', '--devices', String(devices), '--loss', o.loss, '--bad', '0', '--grpc', '127.0.0.1:0', '--speedup', String(speedup),
       '--http-integration', `http://127.0.0.1:${integrationPort}`, '--pubkey', f('release.pub'),
     ], {}, children)) as { grpc: string; apiToken: string; applicationId: string; clock: unknown; devices: SimDevice[] };
     await writeFile(f('sim.json'), JSON.stringify(sim, null, 2) + '\n');
@@ -177,7 +177,7 @@ export function register(program: Command): void {
     .description('start the simulator, the API and a worker with a signed image and a ready campaign spec; prints the command to submit it')
     .option('--dir <dir>', 'where the key, image, sim.json and spec.json are written', '.quickstart')
     .option('--devices <n>', 'simulated fleet size (TS004 v1 devices go into the spec)', '20')
-    .option('--loss <p>', 'downlink loss probability of a typical device, 0..1', '0.1')
+    .option('--loss <p>', 'downlink loss probability of every device, 0..1', '0.05')
     .option('--speedup <x>', 'simulated seconds per wall second', '400')
     .option('--image-kib <k>', 'firmware size in KiB, 1..30 (sent in 48-byte fragments; the simulated devices take at most 512)', '20')
     .option('--redis <url>', 'Redis URL (env REDIS_URL, default redis://127.0.0.1:6379)')
