@@ -2,7 +2,7 @@
 // bench/*.js module's `benches` and prints figures. A bench runs when its name contains one of the --only words (all
 // when absent) and none of the --skip words. One JSON object a line with --json; markdown tables, one per module,
 // with the machine on top and the benches not run listed, with --markdown (docs/figures.md is written this way).
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpus, totalmem } from 'node:os';
@@ -79,6 +79,10 @@ the machine and on what else it runs: compare them only with figures from the sa
 
 ${sections.join('\n')}
 ${notRun.length ? `## Not run this time\n\nRun them with \`npm run bench -- --only NAME\` (some need Redis or Mosquitto, some take minutes):\n\n${notRun.map((n) => `* ${n}`).join('\n')}\n` : ''}`;
-  if (outFile) writeFileSync(outFile, doc);
+  // Figures measured apart (the long runs) follow this marker in the file and survive a regeneration.
+  const MARK = '<!-- Kept across regenerations: figures measured apart. -->';
+  const old = outFile && existsSync(outFile) ? readFileSync(outFile, 'utf8') : '';
+  const kept = old.includes(MARK) ? old.slice(old.indexOf(MARK)) : '';
+  if (outFile) writeFileSync(outFile, kept ? `${doc}\n${kept}` : doc);
   else process.stdout.write(doc);
 }
