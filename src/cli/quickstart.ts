@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -152,7 +152,9 @@ export async function quickstart(o: QuickstartFlags): Promise<number> {
     }, children);
 
     const submitArgs = ['campaign', 'submit', f('spec.json'), '--image', f('app.img'), '--pubkey', f('release.pub'), '--api', String(api.listening), '--watch'];
-    const next = `LORAFUOTA_API_TOKEN=${apiToken} lorafuota ${submitArgs.join(' ')}`;
+    // Inside the checkout `npx lorafuota` always works; elsewhere the bin must be on the PATH (npm link / install -g).
+    const inCheckout = existsSync(join(process.cwd(), 'package.json')) && /"name":\s*"lorafuota"/.test(readFileSync(join(process.cwd(), 'package.json'), 'utf8'));
+    const next = `LORAFUOTA_API_TOKEN=${apiToken} ${inCheckout ? 'npx lorafuota' : 'lorafuota'} ${submitArgs.join(' ')}`;
     process.stdout.write(
       JSON.stringify({ dir, api: api.listening, console: `http://${String(api.http)}/`, apiToken, prefix, devices: fleet.length, sim: f('sim.json'), spec: f('spec.json') }) + '\n',
     );
