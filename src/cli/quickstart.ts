@@ -122,10 +122,19 @@ export async function quickstart(o: QuickstartFlags): Promise<number> {
     const sim = (await start('sim', [
       'sim', '--devices', String(devices), '--loss', o.loss, '--bad', '0', '--grpc', '127.0.0.1:0', '--speedup', String(speedup),
       '--http-integration', `http://127.0.0.1:${integrationPort}`, '--pubkey', f('release.pub'),
-    ], {}, children)) as { grpc: string; apiToken: string; applicationId: string; clock: unknown; devices: SimDevice[] };
+    ], {}, children)) as {
+      grpc: string;
+      apiToken: string;
+      applicationId: string;
+      clock: unknown;
+      devices: SimDevice[];
+      decoderLimits?: { maxFragments: number; maxFragSize: number };
+    };
     await writeFile(f('sim.json'), JSON.stringify(sim, null, 2) + '\n');
 
-    // The simulated devices take at most 512 fragments of 64 bytes: 48-byte fragments fit a 20 KiB image.
+    // The simulated devices take at most 512 fragments of 64 bytes (sim.json's decoderLimits): 48-byte fragments fit
+    // a 20 KiB image, and the planner warns at submission if an image needs more.
+    const limits = sim.decoderLimits ?? { maxFragments: 512, maxFragSize: 64 };
     const fleet = sim.devices.filter((d) => d.versions.ts004 === 1 && !d.silent);
     const spec = {
       name: 'quick start',
@@ -135,7 +144,7 @@ export async function quickstart(o: QuickstartFlags): Promise<number> {
       deviceClass: 'sim-sensor',
       devices: fleet.map((d) => ({ devEui: d.devEui, lorawan: d.lorawan })),
       multicast: { classCMarginMs: 5000 },
-      fragmentation: { fragSize: 48, ts004Version: 1, deviceLimits: { maxFragments: 512, maxFragSize: 64 } },
+      fragmentation: { fragSize: 48, ts004Version: 1, deviceLimits: { maxFragments: limits.maxFragments, maxFragSize: limits.maxFragSize } },
     };
     await writeFile(f('spec.json'), JSON.stringify(spec, null, 2) + '\n');
 

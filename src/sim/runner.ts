@@ -59,6 +59,8 @@ export interface Provisioning {
   startMs: number;
   /** The scaled clock, as workers take it in LORAFUOTA_CLOCK to run on the simulation's time. */
   clock: { startMs: number; speedup: number; wallStartMs: number };
+  /** What every simulated device's fragment decoder accepts: put maxFragments/maxFragSize in the spec's fragmentation.deviceLimits. */
+  decoderLimits: { maxFragments: number; maxFragSize: number; maxLost: number };
 }
 
 export interface Simulation {
@@ -136,6 +138,7 @@ export async function startSimulation(o: SimulationOptions): Promise<Simulation>
     seed: o.seed,
     startMs,
     clock: clock.toJSON(),
+    decoderLimits: { maxFragments: specs[0]?.maxNbFrag ?? 512, maxFragSize: specs[0]?.maxFragSize ?? 64, maxLost: specs[0]?.maxLost ?? 256 },
   };
   return {
     provisioning,
