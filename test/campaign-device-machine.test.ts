@@ -37,7 +37,7 @@ const answer = (s: DeviceState, pkg: 'ts004' | 'ts005' | 'ts006', hex: string, v
   onAnswer(s, pkg, decodeCommands(pkg, 'uplink', Buffer.from(hex, 'hex'), { ts004: v, ts005: v }).commands as never, ctx, ctx.nowMs);
 
 describe('device state machine', () => {
-  it('discovers TS004, TS005, TS006 in turn, setting up the group with the TS005 question (PROTOCOL.md §6.3 bytes)', () => {
+  it('discovers TS004, TS005, TS006 in turn, setting up the group with the TS005 question (TS005-2.0.0 §4.3 bytes)', () => {
     // TS004 first: its version decides the multicast group (parity rule) whose McAddr and key follow.
     expect(bytes('ts004', fresh)).toBe('00');
     let s = answer({ ...fresh, o: { port: 201, hex: '', at: 0, n: 1, ok: true } }, 'ts004', '000301').state;

@@ -27,7 +27,7 @@ function quietIntake() {
 }
 
 describe('uplink event parsing', () => {
-  it('reads the PROTOCOL.md §10.2 example: base64 data, lower-case devEui, GPS time from the GNSS gateway', () => {
+  it('reads a ChirpStack UplinkEvent example (docs/protocol.md §8): base64 data, lower-case devEui, GPS time from the GNSS gateway', () => {
     const u = parseUplinkJson(JSON.stringify({
       deduplicationId: '3c1f', time: '2025-07-14T00:00:00.123Z',
       deviceInfo: { applicationId: 'a1b2', devEui: '0102030405060708', deviceClassEnabled: 'CLASS_A', tags: {} },

@@ -71,7 +71,8 @@ describe('campaign submit', () => {
     writeFileSync(join(dir, 'b.pub'), OTHER_PUBKEY);
     const args = ['campaign', 'submit', specPath, '--image', join(dir, 'fw.bin'), '--pubkey', join(dir, 'a.pub'), '--pubkey', join(dir, 'b.pub'), '--client-token', 'cli-1', ...apiFlags()];
     const r = await run(args);
-    expect(r.stderr).toBe('');
+    // Only the planner's warnings (this small test image is a degenerate block) may reach stderr.
+    expect(r.stderr.split('\n').filter((l) => l && !l.startsWith('lorafuota: warning: '))).toEqual([]);
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout) as { id: string; created: boolean };
     expect(res.created).toBe(true);

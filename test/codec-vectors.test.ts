@@ -1,5 +1,5 @@
 // ChirpStack's TS004 unit-test vectors (test/vectors/upstream.json command_codec) and every byte example of
-// PROTOCOL.md §2-8, encoded and decoded through the frame API.
+// TS003-TS006 (docs/protocol.md §1-7), encoded and decoded through the frame API.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeCommands, encodeCommands, type AnyCommand, type Direction, type PackageName, type Versions } from '../src/codec/frame.js';
@@ -83,7 +83,7 @@ function both(pkg: PackageName, dir: Direction, bytes: string, cmds: AnyCommand[
   expect(decodeCommands(pkg, dir, h(bytes), versions)).toEqual({ commands: cmds });
 }
 
-describe('PROTOCOL.md byte examples', () => {
+describe('byte examples of TS003-TS006', () => {
   it('§2 PackageVersionAns TS004 v2 and LoRaMac-node answers', () => {
     both('ts004', 'uplink', '00 03 02', [{ type: 'PackageVersionAns', packageIdentifier: 3, packageVersion: 2 }], { ts004: 2 });
     both('ts005', 'uplink', '00 02 01', [{ type: 'PackageVersionAns', packageIdentifier: 2, packageVersion: 1 }]);

@@ -1,4 +1,4 @@
-// Profile-specific behaviour a server has to cope with (PROTOCOL.md §11.2, §11.3), asserted on answer bytes/objects.
+// Profile-specific behaviour a server has to cope with (docs/protocol.md §9), asserted on answer bytes/objects.
 import { describe, expect, it } from 'vitest';
 import { encodeCommands, type AnyCommand } from '../src/codec/frame.js';
 import { fecEncode } from '../src/codec/fec.js';

@@ -125,7 +125,7 @@ describe.each(STACKS)('device session: $profile v$v', (stack) => {
     const g = dev.snapshot().groups[0]!;
     expect(g.mcAppSKey).toBe(Buffer.from(keys.mcAppSKey).toString('hex'));
     expect(g.mcNwkSKey).toBe(Buffer.from(keys.mcNwkSKey).toString('hex'));
-    expect(g.mcAppSKey).toBe('dc6ca426806cdd74a62ba5877466f6b3'); // PROTOCOL.md §7.4
+    expect(g.mcAppSKey).toBe('dc6ca426806cdd74a62ba5877466f6b3'); // own key-chain vector (docs/protocol.md §6)
   });
 
   it('reassembles an image from lossy multicast, reports status, installs it at reboot', () => {

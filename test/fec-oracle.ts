@@ -1,4 +1,4 @@
-// Independent references for the FEC tests: a plain parity-row generator (straight from PROTOCOL.md §5.1, using
+// Independent references for the FEC tests: a plain parity-row generator (straight from TS004-2.0.0 §5, using
 // `%` and a boolean array) and a full GF(2) elimination that says at which fragment a stream reaches full rank.
 
 export function oracleRow(seed: number, m: number, rule: 1 | 2): boolean[] {

@@ -1,4 +1,4 @@
-// Conformance: every public vector in test/vectors (fec/*.json and upstream.json) and the tables of PROTOCOL.md §5.2.
+// Conformance: every public vector in test/vectors (fec/*.json and upstream.json) and worked parity-row tables (TS004-2.0.0 §5; docs/protocol.md §4).
 import { describe, it, expect } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -68,7 +68,7 @@ describe('upstream.json', () => {
   });
 });
 
-describe('PROTOCOL.md §5.2', () => {
+describe('worked parity-row tables', () => {
   it('LFSR trace for M = 4, k = 1', () => {
     expect(prbs23(1002)).toBe(0x4001f5);
     expect(prbs23(0x4001f5)).toBe(0x2000fa);

@@ -93,7 +93,7 @@ describe('encoder', () => {
     expect(fecEncode(new Uint8Array(5), { fragSize: 16, redundancy: 3 }).warnings[0]).toMatch(/nbFrag = 1: every coded fragment is all zeros/);
     const m3 = fecEncode(new Uint8Array(9), { fragSize: 3, redundancy: 4 });
     expect(m3.warnings[0]).toMatch(/nbFrag = 3 <= 5/);
-    expect(m3.warnings[0]).toMatch(/F3@k=(9|[1-9]\d+)/); // no row k <= 8 covers F3 (PROTOCOL.md §5.1)
+    expect(m3.warnings[0]).toMatch(/F3@k=(9|[1-9]\d+)/); // no row k <= 8 covers F3 (docs/protocol.md §4)
     expect(m3.warnings[1]).toMatch(/F3\) appear in no coded fragment N <= 7/);
     expect(fecEncode(new Uint8Array(1000), { fragSize: 10, redundancy: 50 }).warnings).toEqual([]);
     expect(fecEncode(new Uint8Array(1000), { fragSize: 10, redundancy: 1 }).warnings[0]).toMatch(/of 100 uncoded fragments/);

@@ -151,7 +151,7 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
           break;
         }
         // TimeToStart against the start that was sent and the uplink's own time gives the device's clock error
-        // (PROTOCOL.md §11.2 item 7): the device opens its window `skew` seconds late (or early, if negative).
+        // (TS005-2.0.0 §4.5; docs/protocol.md §9 item 5): the device opens its window `skew` seconds late (or early, if negative).
         // Offer it the session again with the start moved by its error, so the window opens on time whatever its
         // clock says (an unsynchronised LBM, TimeToStart 0xFFFFFF, opens its window at once and needs nothing).
         const tts = c.timeToStart ?? 0;

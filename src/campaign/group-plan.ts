@@ -35,6 +35,7 @@ export function planGroup(spec: SpecLike, key: GroupKey, imageBytes: number, min
       dwellTime: m.dwellTime,
       repeaterCompatible: m.repeaterCompatible,
       minFragmentIntervalMs,
+      deviceLimits: spec.fragmentation.deviceLimits,
     });
   } catch (e) {
     // Name the per-region field when the group is not the spec's own region.

@@ -36,6 +36,8 @@ export interface PlanInput {
   repeaterCompatible?: boolean | undefined;
   /** Least spacing between fragments: the group's share of gateways it shares with other groups (airtime-budget.ts). */
   minFragmentIntervalMs?: number | undefined;
+  /** The devices' fragment-decoder limits, when the spec states them (`fragmentation.deviceLimits`). */
+  deviceLimits?: { maxFragments?: number | undefined; maxFragSize?: number | undefined } | undefined;
 }
 
 export interface Plan {
@@ -90,7 +92,7 @@ export function planCampaign(p: PlanInput): Plan {
   if (maxFrag < 1) {
     throw new PlanError('multicast.dr', `DR${p.dr} carries no DataFragment in ${p.region}${p.dwellTime ? ' with the 400 ms dwell-time limit' : ''}`);
   }
-  const fragSize = p.fragSize ?? maxFrag;
+  const fragSize = p.fragSize ?? Math.min(maxFrag, p.deviceLimits?.maxFragSize ?? maxFrag);
   if (fragSize > maxFrag) {
     throw new PlanError('fragmentation.fragSize', `${fragSize} exceeds the ${maxFrag} bytes DR${p.dr} allows in ${p.region}`);
   }
@@ -102,6 +104,15 @@ export function planCampaign(p: PlanInput): Plan {
   }
   const nbFrag = Math.ceil(p.imageBytes / fragSize);
   const padding = nbFrag * fragSize - p.imageBytes;
+  const lim = p.deviceLimits;
+  if (lim?.maxFragSize !== undefined && fragSize > lim.maxFragSize) {
+    warnings.push(`fragmentation.fragSize: ${fragSize} B exceeds the ${lim.maxFragSize} B the devices accept (deviceLimits.maxFragSize): they will answer NotEnoughMemory`);
+  }
+  if (lim?.maxFragments !== undefined && nbFrag > lim.maxFragments) {
+    warnings.push(
+      `image: needs M = ${nbFrag} fragments of ${fragSize} B, more than the ${lim.maxFragments} the devices accept (deviceLimits.maxFragments): they will answer NotEnoughMemory; use larger fragments or a smaller image`,
+    );
+  }
   const initialCoded = Math.ceil((nbFrag * p.initialRedundancyPercent) / 100);
   // A percentage of a tiny block (a delta image: two or three fragments) leaves a device that lost one fragment a
   // handful of coded ones to find it in; the cap is never below MIN_CODED_CAP while repair is allowed at all.

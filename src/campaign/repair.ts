@@ -1,7 +1,7 @@
 /**
  * Repair sizing: from the devices' FragSessionStatusAns, how many more coded fragments the stragglers need.
  *
- * The counters mean different things on different stacks (PROTOCOL.md §4.3, §11.3): LoRaMac-node (TS004 v1) reports
+ * The counters mean different things on different stacks (TS004-2.0.0 §3.2; docs/protocol.md §9 item 2): LoRaMac-node (TS004 v1) reports
  * the last N seen and the cumulative count of uncoded fragments it saw lost, never decremented; LoRa Basics Modem v2
  * reports the fragments still unrecovered (and 1 after a lossless reception). So each answer is turned into an
  * estimate of the device's rank deficit and its loss rate, and the round sends what the worst device needs.

@@ -96,6 +96,18 @@ export const CampaignSpecSchema = z.object({
       blockAckDelay: z.number().int().min(0).max(7).default(0),
       descriptor: hex(4, 'fragmentation.descriptor').default('00000000'),
       maxRepairRounds: z.number().int().min(0).max(20).default(6),
+      /**
+       * What the devices' fragment decoders accept (their compiled limits), when known. The planner picks a fragment
+       * size within maxFragSize and warns when the image needs more fragments than maxFragments: such devices
+       * would answer FragSessionSetupAns "not enough memory".
+       */
+      deviceLimits: z
+        .object({
+          maxFragments: z.number().int().min(1).max(16383).optional(),
+          maxFragSize: z.number().int().min(1).max(250).optional(),
+        })
+        .strict()
+        .optional(),
     })
     .strict()
     .prefault({}),

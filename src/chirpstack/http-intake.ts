@@ -1,4 +1,4 @@
-/** ChirpStack HTTP integration in (PROTOCOL.md §10.4): `POST <url>?event=up`, JSON or protobuf body. */
+/** ChirpStack HTTP integration in (docs/protocol.md §8): `POST <url>?event=up`, JSON or protobuf body. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { UplinkIntake } from './intake.js';

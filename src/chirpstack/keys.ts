@@ -1,4 +1,4 @@
-/** Which ChirpStack device key is the multicast root-key input (PROTOCOL.md §7.2, §7.3, §11.2 item 12). */
+/** Which ChirpStack device key is the multicast root-key input (TS005-2.0.0 §4.3; docs/protocol.md §6). */
 import type { DeviceKeys, MacVersion } from './types.js';
 
 export interface RootKey {

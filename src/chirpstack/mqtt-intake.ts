@@ -1,4 +1,4 @@
-/** ChirpStack MQTT integration in (PROTOCOL.md §10.3): subscribes to uplink events and feeds an UplinkIntake. */
+/** ChirpStack MQTT integration in (docs/protocol.md §8): subscribes to uplink events and feeds an UplinkIntake. */
 import mqtt from 'mqtt';
 import type { UplinkIntake } from './intake.js';
 

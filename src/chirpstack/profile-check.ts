@@ -1,5 +1,5 @@
 /**
- * Device-profile warnings before a campaign.
+ * Device-profile warnings before a campaign (docs/protocol.md §8, pitfalls).
  *
  * - An application-layer version other than NOT_IMPLEMENTED makes ChirpStack answer AppTimeReq itself or run its
  *   own TS004/TS005 state machine next to the service's.

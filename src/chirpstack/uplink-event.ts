@@ -1,5 +1,5 @@
 /**
- * ChirpStack `integration.UplinkEvent` in either encoding, normalized to one plain shape.
+ * ChirpStack `integration.UplinkEvent` (docs/protocol.md §8) in either encoding, normalized to one plain shape.
  * JSON follows the proto3 JSON mapping (camelCase, base64 bytes); protobuf is the binary message, read by the
  * bounded decoder in uplink-event-pb.ts. Events over MAX_EVENT_BYTES are refused before parsing.
  */

@@ -136,6 +136,12 @@ export function register(program: Command): void {
     await withClient(o, async (client) => {
       const res = await client.create(specJson);
       process.stdout.write(JSON.stringify({ id: res.id, created: res.created }) + '\n');
+      // The planner's warnings (decoder limits exceeded, a frequency off the region's channels, ...) on stderr at once.
+      if (res.created) {
+        const plan = (await client.get(res.id)).data.plan;
+        const warnings = plan ? ((JSON.parse(plan) as { warnings?: unknown[] }).warnings ?? []) : [];
+        for (const w of warnings) process.stderr.write(`lorafuota: warning: ${String(w)}\n`);
+      }
       if (o.watch) process.exitCode = await watchCampaign(client, res.id);
     });
   });

@@ -45,6 +45,9 @@ interface SimCliOptions {
   deviceClass: string;
   firmwareVersion: string;
   pubkey?: string[];
+  maxFragSize?: string;
+  maxFragments?: string;
+  maxLost?: string;
 }
 
 async function runSim(o: SimCliOptions): Promise<void> {
@@ -67,7 +70,7 @@ async function runSim(o: SimCliOptions): Promise<void> {
           ...(o.quantum !== undefined ? { quantumMs: num('--quantum', o.quantum, 1, 3_600_000) } : {}),
         },
       }
-    : { speedup: num('--speedup', o.speedup ?? '60', 1e-3, 1e6) };
+    : { speedup: num('--speedup', o.speedup ?? '400', 1e-3, 1e6) };
   let firmwareVersion: number;
   try {
     firmwareVersion = versionToU32(o.firmwareVersion);
@@ -102,7 +105,12 @@ async function runSim(o: SimCliOptions): Promise<void> {
     gateways: num('--gateways', o.gateways, 1, 64, true),
     gatewayGps: !!o.gatewayGps,
     repeaterCompatible: !!o.repeaterCompatible,
-    ...(o.uplinkInterval !== undefined ? { uplinkIntervalMs: num('--uplink-interval', o.uplinkInterval, 1000, 86_400_000) } : {}),
+    ...(o.uplinkInterval !== undefined ? { uplinkIntervalMs: num('--uplink-interval', o.uplinkInterval, 1, 86_400) * 1000 } : {}),
+    decoderLimits: {
+      ...(o.maxFragments !== undefined ? { maxNbFrag: num('--max-fragments', o.maxFragments, 1, 16_383, true) } : {}),
+      ...(o.maxFragSize !== undefined ? { maxFragSize: num('--max-frag-size', o.maxFragSize, 1, 250, true) } : {}),
+      ...(o.maxLost !== undefined ? { maxLost: num('--max-lost', o.maxLost, 1, 16_383, true) } : {}),
+    },
     deviceClass: o.deviceClass,
     firmwareVersion,
     trustedKeys,
@@ -131,7 +139,7 @@ export function register(program: Command): void {
     .option('--mqtt <url>', 'publish uplink events to this MQTT broker (ChirpStack MQTT integration)')
     .option('--http-integration <url...>', 'POST uplink events to these URLs with ?event=up (ChirpStack HTTP integration)')
     .option('--protobuf', 'encode integration events as protobuf instead of JSON')
-    .option('--speedup <x>', 'run on wall time: simulated seconds per wall second (default 60)')
+    .option('--speedup <x>', 'run on wall time: simulated seconds per wall second (default 400)')
     .option('--virtual-time', 'run on virtual time shared through Redis with workers started with --virtual-time')
     .option('--redis <url>', 'Redis of the deployment, for --virtual-time (env REDIS_URL, default redis://127.0.0.1:6379)')
     .option('--prefix <prefix>', 'key prefix of the deployment, for --virtual-time (env LORAFUOTA_PREFIX)', process.env.LORAFUOTA_PREFIX ?? 'lf')
@@ -145,7 +153,10 @@ export function register(program: Command): void {
     .option('--gateways <n>', 'gateways of the tenant, each reaching every device with its own duty-cycle budget', '1')
     .option('--gateway-gps', 'gateways have GPS: uplinks carry rxInfo.timeSinceGpsEpoch')
     .option('--repeater-compatible', "region config repeater_compatible = true (max payload 222 at the fast data rates)")
-    .option('--uplink-interval <ms>', 'device uplink interval (default 60000)')
+    .option('--uplink-interval <s>', 'seconds between a device\'s periodic uplinks, 1..86400 (default 60)')
+    .option('--max-fragments <n>', 'largest block the simulated devices accept, in fragments (default 512); more is answered NotEnoughMemory')
+    .option('--max-frag-size <bytes>', 'largest fragment the simulated devices accept (default 64); put the same in the spec\'s fragmentation.deviceLimits')
+    .option('--max-lost <n>', 'most lost uncoded fragments the simulated devices can recover (default 256)')
     .option('--api-token <token>', 'API token the gRPC server accepts (default: random, printed)')
     .option('--device-class <name>', 'device class the simulated firmware reports', 'sim-sensor')
     .option('--firmware-version <X.Y.Z>', 'firmware version the devices run', '1.0.0')

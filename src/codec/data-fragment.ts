@@ -1,4 +1,4 @@
-// TS004 DataFragment (PROTOCOL.md §4.7): CID 0x08 | Index&N (u16 LE: bits 15:14 FragIndex, 13:0 N) | payload.
+// TS004 DataFragment (TS004-2.0.0 §3.6; docs/protocol.md §3): CID 0x08 | Index&N (u16 LE: bits 15:14 FragIndex, 13:0 N) | payload.
 import { CodecError } from './errors.js';
 import { MAX_N } from './fec-row.js';
 

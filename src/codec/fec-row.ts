@@ -1,4 +1,4 @@
-// TS004 parity-row generation (PROTOCOL.md §5.1): the PRBS23 generator and the two row rules.
+// TS004 parity-row generation (TS004-2.0.0 §5; docs/protocol.md §4): the PRBS23 generator and the two row rules.
 
 /** 1 = TS004 v1.0.0 (draws collapse), 2 = TS004 v2.0.0 (exactly floor(M/2) distinct positions). */
 export type FecRule = 1 | 2;

@@ -101,7 +101,7 @@ const gather: Code = [
   op.end,
 ];
 
-// row(k, m, rule, out): the parity row of coded fragment k (PROTOCOL.md §5.1) as ceil(m/32) little-endian words at
+// row(k, m, rule, out): the parity row of coded fragment k (TS004-2.0.0 §5; docs/protocol.md §4) as ceil(m/32) little-endian words at
 // out; the same branch-free loop as parityRowInto in fec-row.ts. locals: 4 mod, 5 x, 6 ones, 7 want, 8 r, 9 addr,
 // 10 word, 11 (f64) inverse
 const row: Code = [

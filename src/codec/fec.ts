@@ -1,4 +1,4 @@
-// TS004 forward-error-correction encoder (PROTOCOL.md §5.1). Rows and XOR work run in a WebAssembly SIMD kernel
+// TS004 forward-error-correction encoder (TS004-2.0.0 §5; docs/protocol.md §4). Rows and XOR work run in a WebAssembly SIMD kernel
 // (its row generator is checked against parityRow in fec-row.ts, the reference the device decoder uses): single
 // fragments on demand XOR their ~M/2 sources directly; whole batches use the method of four Russians.
 import { createXorKernel, type XorKernel } from './fec-wasm.js';

@@ -1,5 +1,5 @@
 /**
- * Frames of concatenated application-layer commands: one FRMPayload on one package's FPort (PROTOCOL.md §1, §12).
+ * Frames of concatenated application-layer commands: one FRMPayload on one package's FPort (docs/protocol.md §1; lengths in docs/codec.md).
  * Decoding walks the frame with each CID's layout, stops at an unknown CID and reports it, and turns malformed
  * input into a CodecError in the result; it never throws for any byte string.
  */

@@ -1,5 +1,5 @@
 /**
- * GPS time (PROTOCOL.md §3.4): seconds since 1980-01-06T00:00:00Z without leap seconds.
+ * GPS time (TS003-2.0.0 §3.2; docs/protocol.md §2): seconds since 1980-01-06T00:00:00Z without leap seconds.
  * gps = unix − 315 964 800 + leapSeconds(unix); GPS − UTC = 18 s since 2017-01-01.
  * On air GPS times are u32 (mod 2^32); the wrap helpers map between full and on-air values.
  */

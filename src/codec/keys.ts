@@ -1,5 +1,5 @@
 /**
- * Multicast and data-block key derivation (PROTOCOL.md §4.9, §7).
+ * Multicast and data-block key derivation (TS005-2.0.0 §4.3, TS004-2.0.0 §4; docs/protocol.md §6).
  *
  * | Key               | Derivation                                           |
  * |-------------------|------------------------------------------------------|

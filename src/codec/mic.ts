@@ -1,5 +1,5 @@
 /**
- * TS004 v2 data-block MIC (PROTOCOL.md §4.9):
+ * TS004 v2 data-block MIC (TS004-2.0.0 §4; docs/protocol.md §6):
  *   B0  = 0x49 | SessionCnt (u16 LE) | FragIndex (1) | Descriptor (4, wire order) | 00 00 00 00 | length (u32 LE)
  *   MIC = AES-CMAC(DataBlockIntKey, B0 | data)[0..3], data without padding, sent in CMAC byte order.
  */

@@ -1,5 +1,5 @@
 /**
- * PackageVersionReq / PackageVersionAns: CID 0x00 with the same layout in every package (PROTOCOL.md §2).
+ * PackageVersionReq / PackageVersionAns: CID 0x00 with the same layout in every package (TS004-2.0.0 §3.1; docs/protocol.md §1).
  *
  * | Dir | CID  | Payload                                          |
  * |-----|------|--------------------------------------------------|

@@ -1,5 +1,5 @@
 /**
- * Units used on air by TS005 session requests (PROTOCOL.md §6.5, §6.6).
+ * Units used on air by TS005 session requests (TS005-2.0.0 §4.5, §4.6; docs/protocol.md §5).
  *
  * | Field              | On air                         | Value                                        |
  * |--------------------|--------------------------------|----------------------------------------------|

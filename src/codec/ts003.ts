@@ -1,5 +1,5 @@
 /**
- * TS003 Application Layer Clock Synchronization, v1 and v2 (PROTOCOL.md §3). Default FPort 202.
+ * TS003 Application Layer Clock Synchronization, v1 and v2 (TS003-2.0.0 §3; docs/protocol.md §2). Default FPort 202.
  * The byte layouts are the same in both versions; v2 renames ForceDeviceResyncReq to ForceDeviceResyncCmd.
  *
  * | CID  | Downlink (size after CID)            | Uplink (size after CID)               |

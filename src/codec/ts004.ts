@@ -1,5 +1,5 @@
 /**
- * TS004 Fragmented Data Block Transport, v1 and v2 (PROTOCOL.md §4). Default FPort 201.
+ * TS004 Fragmented Data Block Transport, v1 and v2 (TS004-2.0.0 §3; docs/protocol.md §3). Default FPort 201.
  *
  * | CID  | Downlink (size after CID)               | Uplink (size after CID)                      | v    |
  * |------|-----------------------------------------|----------------------------------------------|------|

@@ -1,5 +1,5 @@
 /**
- * TS005 Remote Multicast Setup, v1 and v2 (PROTOCOL.md §6). Default FPort 200. Request layouts are the same in
+ * TS005 Remote Multicast Setup, v1 and v2 (TS005-2.0.0 §4; docs/protocol.md §5). Default FPort 200. Request layouts are the same in
  * both versions; the session answers differ (v2: bit 5 StartMissed, bits 7:6 reserved errors).
  *
  * | CID  | Downlink (size after CID)     | Uplink (size after CID)                                     |

@@ -1,5 +1,5 @@
 /**
- * TS006 Firmware Management Protocol v1 (PROTOCOL.md §8). Default FPort 203. Versions are opaque u32 values.
+ * TS006 Firmware Management Protocol v1 (TS006-1.0.0; docs/protocol.md §7). Default FPort 203. Versions are opaque u32 values.
  *
  * | CID  | Downlink (size after CID)        | Uplink (size after CID)                          |
  * |------|----------------------------------|--------------------------------------------------|

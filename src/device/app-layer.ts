@@ -29,7 +29,7 @@ export interface AppLayerOptions {
   profile: ProfileName;
   versions: PackageVersions;
   lorawan: '1.0' | '1.1';
-  /** GenAppKey for LoRaWAN 1.0.x, AppKey for 1.1 (PROTOCOL.md §7.2). */
+  /** GenAppKey for LoRaWAN 1.0.x, AppKey for 1.1 (TS005-2.0.0 §4.3; docs/protocol.md §6). */
   rootKey: Uint8Array;
   deviceClass: string;
   firmwareVersion: number;

@@ -1,6 +1,6 @@
 /**
  * TS003 application-layer clock synchronisation, device side (port 202). Sends AppTimeReq at boot, periodically and
- * when forced; applies AppTimeAns only when its token matches (PROTOCOL.md §3.3), then advances the token.
+ * when forced; applies AppTimeAns only when its token matches (TS003-2.0.0 §3.2; docs/protocol.md §2), then advances the token.
  */
 import type { AnyCommand } from '../codec/frame.js';
 import { unixMsToGps } from '../codec/gpstime.js';

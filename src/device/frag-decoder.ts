@@ -1,4 +1,4 @@
-// Device-side TS004 fragment decoder (PROTOCOL.md §5.3), written to be ported to C: every buffer is allocated
+// Device-side TS004 fragment decoder (TS004-2.0.0 §5; docs/protocol.md §4), written to be ported to C: every buffer is allocated
 // once in the constructor from the limits. Incremental GF(2) elimination over the lost uncoded fragments that
 // completes on exactly the fragment at which the received set first reaches full rank, in any arrival order.
 import { createHash } from 'node:crypto';

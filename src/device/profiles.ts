@@ -1,6 +1,6 @@
 /**
  * Device firmware profiles: which real stack a simulated device imitates. Each flag is one observed behaviour that a
- * server has to cope with (PROTOCOL.md §11.2 items 5-9 and §11.3). The tables are shared read-only by every device.
+ * server has to cope with (docs/protocol.md §9). The tables are shared read-only by every device.
  */
 export type ProfileName = 'loramac-node' | 'lbm';
 

@@ -26,7 +26,7 @@ async function portsOf(ctx: WorkerContext, campaignId: string): Promise<Campaign
   return p;
 }
 
-/** AppTimeAns for an AppTimeReq received at `rxGps` (PROTOCOL.md §3.3): none when the correction is 0 and no answer is required. */
+/** AppTimeAns for an AppTimeReq received at `rxGps` (TS003-2.0.0 §3.2; docs/protocol.md §2): none when the correction is 0 and no answer is required. */
 export function appTimeAnswer(deviceTime: number, ansRequired: boolean, tokenReq: number, rxGps: number): Uint8Array | null {
   const correction = (rxGps - deviceTime) | 0; // modulo 2^32, as a signed 32-bit value
   if (correction === 0 && !ansRequired) return null;

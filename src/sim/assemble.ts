@@ -75,6 +75,8 @@ export interface SimulationOptions {
   maxNbFrag?: number;
   maxFragSize?: number;
   maxLost?: number;
+  /** The same limits as one object (the CLI's --max-fragments, --max-frag-size, --max-lost). */
+  decoderLimits?: { maxNbFrag?: number; maxFragSize?: number; maxLost?: number };
   applicationName?: string;
   time: SimTime;
   /** Simulated start time (default: VIRTUAL_EPOCH_MS in virtual time, now in scaled time). */
@@ -97,6 +99,9 @@ export interface Provisioning {
   deviceProfiles: Record<'1.0.3' | '1.1.0', string>;
   chirpstackVersion: ChirpStackVersion;
   gatewayIds: string[];
+  /** What every simulated device's fragment decoder accepts: give maxFragments/maxFragSize to the spec's
+   *  fragmentation.deviceLimits so that the planner warns about an image too large for them. */
+  decoderLimits: { maxFragments: number; maxFragSize: number; maxLost: number };
   devices: ProvisionedDevice[];
   seed: number;
   startMs: number;
@@ -153,6 +158,7 @@ export async function assembleSimulation(o: SimulationOptions): Promise<Simulati
     ...(o.maxNbFrag !== undefined ? { maxNbFrag: o.maxNbFrag } : {}),
     ...(o.maxFragSize !== undefined ? { maxFragSize: o.maxFragSize } : {}),
     ...(o.maxLost !== undefined ? { maxLost: o.maxLost } : {}),
+    ...o.decoderLimits,
   });
   // The join key is not used by the simulation; a fixed function of the DevEUI keeps runs identical.
   const joinKey = (eui: string) => eui.padStart(32, '0');
@@ -223,6 +229,7 @@ export async function assembleSimulation(o: SimulationOptions): Promise<Simulati
     deviceProfiles,
     chirpstackVersion: chirpstack.version,
     gatewayIds,
+    decoderLimits: { maxFragments: specs[0]?.maxNbFrag ?? 512, maxFragSize: specs[0]?.maxFragSize ?? 64, maxLost: specs[0]?.maxLost ?? 256 },
     devices: specs.map((s) => ({ devEui: s.devEui, lorawan: s.lorawan, stack: stacks.get(s.devEui)!, versions: s.versions, silent: !!s.silent })),
     seed: o.seed,
     startMs,

@@ -1,5 +1,5 @@
 /**
- * Uplinks leave the simulator as ChirpStack would send them (PROTOCOL.md §10.2-10.4): `integration.UplinkEvent`
+ * Uplinks leave the simulator as ChirpStack would send them (docs/protocol.md §8): `integration.UplinkEvent`
  * as proto3 JSON or protobuf, published to MQTT on application/<app>/device/<deveui>/event/up and/or POSTed to
  * HTTP integration URLs with `?event=up`. Times are simulated time.
  */

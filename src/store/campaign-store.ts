@@ -115,7 +115,11 @@ export class CampaignStore {
     )) as string;
     if (claimed !== '') {
       if (spec.clientToken) await this.redis.del(k.token(spec.clientToken));
-      throw new Error(`devices: ${claimed} is already in an active campaign`);
+      // Name the campaign that holds the device, so the operator knows what to wait for or cancel.
+      const holder = await this.redis.hget(k.deviceIndex(), claimed);
+      const holderName = holder ? await this.redis.hget(k.campaign(holder), 'name') : null;
+      const which = holder ? ` ${holder}${holderName ? ` ("${holderName}")` : ''}` : '';
+      throw new Error(`devices: ${claimed} is already in an active campaign${which}`);
     }
     const now = Date.now();
     const { imageBase64: _omit, deltas: _deltas, ...storedSpec } = spec;
