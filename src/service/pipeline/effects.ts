@@ -104,13 +104,20 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
         if (e.kind !== 'checkProfiles') continue;
         const seen = new Set<string>();
         const events: Record<string, unknown>[] = [];
-        for (const eui of e.devEuis) {
-          const dev = await cs.getDevice(eui);
-          if (seen.has(dev.deviceProfileId)) continue;
-          seen.add(dev.deviceProfileId);
-          const profile = await cs.getDeviceProfile(dev.deviceProfileId);
-          for (const warning of profileWarnings(profile, e.groupType)) events.push({ type: 'warning', warning });
-          if (seen.size >= 20) break; // fleets share a handful of profiles; do not read every device
+        // The devices' profile ids are read concurrently, in chunks; the profiles in the devices' order.
+        for (let i = 0; i < e.devEuis.length && seen.size < 20; i += 256) {
+          const chunk = e.devEuis.slice(i, i + 256);
+          const ids = new Array<string>(chunk.length);
+          await pMap(chunk.map((eui, k) => [eui, k] as const), 16, async ([eui, k]) => {
+            ids[k] = (await cs.getDevice(eui)).deviceProfileId;
+          });
+          for (const id of ids) {
+            if (seen.has(id)) continue;
+            seen.add(id);
+            const profile = await cs.getDeviceProfile(id);
+            for (const warning of profileWarnings(profile, e.groupType)) events.push({ type: 'warning', warning });
+            if (seen.size >= 20) break; // fleets share a handful of profiles; do not read every device
+          }
         }
         if (events.length) await save(run, { events });
       }
