@@ -109,7 +109,9 @@ export function foldAnswers(c: CampaignState, d: Draft, ctxOf: (st: DeviceState 
 
 /** Chooses each device's next request and records it as outstanding; re-sends the unlanded ones. */
 export function dispatch(c: CampaignState, d: Draft, ctxOf: (st: DeviceState | undefined) => MachineContext, input: KeyInputs, effects: Effect[]): void {
-  const lw = new Map(c.spec.devices.map((x) => [x.devEui, x.lorawan]));
+  // Built only when a device needs key material (the spec lists every device).
+  let lwMap: Map<string, '1.0' | '1.1'> | undefined;
+  const lw = { get: (eui: string) => (lwMap ??= new Map(c.spec.devices.map((x) => [x.devEui, x.lorawan]))).get(eui) };
   for (const [eui, st] of d.devices) {
     const mctx = ctxOf(st);
     const mcKey = Buffer.from(deviceGroup(c, st).mcKeyHex, 'hex');

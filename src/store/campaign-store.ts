@@ -70,6 +70,7 @@ export class CampaignStore {
    * bumps the counter `<devices key>:ver`, and a read whose counter matches the cached one parses nothing.
    */
   private readonly deviceCache = new Map<string, DeviceCache>();
+  private readonly specCache = new Map<string, { raw: string; spec: CampaignRecord['spec'] }>();
   constructor(
     readonly redis: Redis,
     prefix = 'lf',
@@ -152,9 +153,19 @@ export class CampaignStore {
       ...(h.error ? { error: h.error } : {}),
       ...(h.clientToken ? { clientToken: h.clientToken } : {}),
       ...(h.fx ? { intents: h.fx } : {}),
-      spec: JSON.parse(h.spec ?? '{}') as CampaignRecord['spec'],
+      spec: this.parseSpec(id, h.spec ?? '{}'),
       data,
     };
+  }
+
+  /** The stored spec, parsed once per campaign while it stays the same (it lists every device). */
+  private parseSpec(id: string, raw: string): CampaignRecord['spec'] {
+    const hit = this.specCache.get(id);
+    if (hit && hit.raw === raw) return hit.spec;
+    const spec = JSON.parse(raw) as CampaignRecord['spec'];
+    if (this.specCache.size >= 8) this.specCache.delete(this.specCache.keys().next().value as string);
+    this.specCache.set(id, { raw, spec });
+    return spec;
   }
 
   async list(): Promise<CampaignRecord[]> {
