@@ -122,7 +122,9 @@ export function foldAnswers(c: CampaignState, d: Draft, ctxOf: (st: DeviceState 
 
 /** Chooses each device's next request and records it as outstanding; re-sends the unlanded ones. */
 export function dispatch(c: CampaignState, d: Draft, ctxOf: (st: DeviceState | undefined) => MachineContext, input: KeyInputs, effects: Effect[]): void {
-  const lw = new Map(c.spec.devices.map((x) => [x.devEui, x.lorawan]));
+  // Built only when a device needs key material (the spec lists every device).
+  let lwMap: Map<string, '1.0' | '1.1'> | undefined;
+  const lw = { get: (eui: string) => (lwMap ??= new Map(c.spec.devices.map((x) => [x.devEui, x.lorawan]))).get(eui) };
   for (const [eui, st0] of d.devices) {
     // A TS004 v2 set-up goes on from the device's SessionCnt of earlier campaigns (a repeated one is refused).
     const st = st0.p === 'fragSetup' && st0.v?.[1] === 2 && st0.sc === undefined && !st0.o ? { ...st0, sc: input.sessionCnts?.get(eui) ?? 0 } : st0;

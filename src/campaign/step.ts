@@ -78,7 +78,8 @@ function result(state: CampaignState, d: Draft, effects: Effect[], nextAt: numbe
 
 export function step(input: StepInput): StepResult {
   const { now } = input;
-  const state: CampaignState = structuredClone(input.state);
+  // The spec (thousands of devices) is never changed by a step: shared, not copied.
+  const state: CampaignState = { ...structuredClone({ ...input.state, spec: undefined }), spec: input.state.spec };
   const d = newDraft(input.devices);
   if (FINAL_STAGES.includes(state.stage)) return result(state, d, [], null);
   if (state.cancel) {

@@ -6,6 +6,7 @@
  * and its result accepted only when the decoded firmware's digest matches the signed one. The result carries the
  * TS006 DevUpgradeImageAns UpImageStatus to report. Only public keys are needed on the device.
  */
+import { createHash } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -91,7 +92,23 @@ const reject = (reason: ImageRejectReason, detail: string, upImageStatus: 0 | 1 
   upImageStatus,
 });
 
+/**
+ * Verdicts of signature checks already made, by algorithm, key, signature and digest of the signed bytes: a check
+ * is a pure function of these, and a simulated fleet checks the same image thousands of times (each boot).
+ */
+const verdicts = new Map<string, boolean>();
+
 function signatureValid(parts: ImageParts, key: TrustedKey): boolean {
+  const memo = `${key.algorithm}:${Buffer.from(key.publicKey).toString('hex')}:${Buffer.from(parts.signature).toString('hex')}:${createHash('sha256').update(parts.signedBytes).digest('hex')}`;
+  const known = verdicts.get(memo);
+  if (known !== undefined) return known;
+  const ok = verifySignature(parts, key);
+  if (verdicts.size >= 256) verdicts.clear();
+  verdicts.set(memo, ok);
+  return ok;
+}
+
+function verifySignature(parts: ImageParts, key: TrustedKey): boolean {
   try {
     if (key.algorithm === 'ecdsa-p256') {
       // Accept high-S as C verifiers (mbedTLS, tinycrypt) do; malleability does not matter for firmware approval.

@@ -68,8 +68,20 @@ return 1`;
 
 const RESERVED = new Set(['name', 'stage', 'createdAt', 'updatedAt', 'error', 'clientToken', 'spec', 'fx']);
 
+/** Device records of a campaign as last read or written by this process, at a version of its devices hash. */
+interface DeviceCache {
+  ver: number;
+  map: Map<string, DeviceState>;
+}
+
 export class CampaignStore {
   readonly keys: Keys;
+  /**
+   * Device records by campaign, kept while no other process wrote them: every write of a campaign's device records
+   * bumps the counter `<devices key>:ver`, and a read whose counter matches the cached one parses nothing.
+   */
+  private readonly deviceCache = new Map<string, DeviceCache>();
+  private readonly specCache = new Map<string, { raw: string; spec: CampaignRecord['spec'] }>();
   constructor(
     readonly redis: Redis,
     prefix = 'lf',
@@ -159,9 +171,19 @@ export class CampaignStore {
       ...(h.error ? { error: h.error } : {}),
       ...(h.clientToken ? { clientToken: h.clientToken } : {}),
       ...(h.fx ? { intents: h.fx } : {}),
-      spec: JSON.parse(h.spec ?? '{}') as CampaignRecord['spec'],
+      spec: this.parseSpec(id, h.spec ?? '{}'),
       data,
     };
+  }
+
+  /** The stored spec, parsed once per campaign while it stays the same (it lists every device). */
+  private parseSpec(id: string, raw: string): CampaignRecord['spec'] {
+    const hit = this.specCache.get(id);
+    if (hit && hit.raw === raw) return hit.spec;
+    const spec = JSON.parse(raw) as CampaignRecord['spec'];
+    if (this.specCache.size >= 8) this.specCache.delete(this.specCache.keys().next().value as string);
+    this.specCache.set(id, { raw, spec });
+    return spec;
   }
 
   async list(): Promise<CampaignRecord[]> {
@@ -213,9 +235,21 @@ export class CampaignStore {
   }
 
   async devices(id: string): Promise<Map<string, DeviceState>> {
-    const h = await this.redis.hgetall(this.keys.devices(id));
+    const verKey = `${this.keys.devices(id)}:ver`;
+    const cached = this.deviceCache.get(id);
+    if (cached && Number(await this.redis.get(verKey)) === cached.ver) return new Map(cached.map);
+    const res = await this.redis.multi().get(verKey).hgetall(this.keys.devices(id)).exec();
+    const failed = res?.find(([err]) => err);
+    if (!res || failed) throw (failed?.[0] as Error) ?? new Error('devices: transaction aborted');
+    const ver = res[0]![1] as string | null;
+    const h = res[1]![1] as Record<string, string>;
     const m = new Map<string, DeviceState>();
     for (const [eui, json] of Object.entries(h)) m.set(eui, JSON.parse(json) as DeviceState);
+    this.deviceCache.delete(id);
+    if (ver !== null) {
+      if (this.deviceCache.size >= 8) this.deviceCache.delete(this.deviceCache.keys().next().value as string);
+      this.deviceCache.set(id, { ver: Number(ver), map: new Map(m) });
+    }
     return m;
   }
 
@@ -234,6 +268,8 @@ export class CampaignStore {
       const fields: string[] = [];
       for (const [eui, st] of changed) fields.push(eui, JSON.stringify(st));
       m.hset(this.keys.devices(id), ...fields);
+      m.incr(`${this.keys.devices(id)}:ver`);
+      this.deviceCache.delete(id);
     }
     const now = Date.now();
     for (const e of events) {
@@ -255,10 +291,12 @@ export class CampaignStore {
   async commitStep(id: string, w: StepWrite): Promise<void> {
     const m = this.redis.multi();
     const now = Date.now();
-    if (w.devices && w.devices.size > 0) {
+    const devWrite = !!w.devices && w.devices.size > 0;
+    if (w.devices && devWrite) {
       const fields: string[] = [];
       for (const [eui, st] of w.devices) fields.push(eui, JSON.stringify(st));
       m.hset(this.keys.devices(id), ...fields);
+      m.incr(`${this.keys.devices(id)}:ver`);
     }
     const f: Record<string, string> = { updatedAt: String(now), ...w.fields };
     if (w.stage) {
@@ -275,9 +313,17 @@ export class CampaignStore {
       m.xadd(...this.eventArgs(id, { type: 'stage', time: now, stage, ...(error !== undefined ? { error } : {}), ...extra }));
       if (FINAL_STAGES.includes(stage) && deviceEuis.length) m.hdel(this.keys.deviceIndex(), ...deviceEuis);
     }
+    const cached = devWrite ? this.deviceCache.get(id) : undefined;
+    if (devWrite) this.deviceCache.delete(id);
     const res = await m.exec();
     const failed = res?.find(([err]) => err);
     if (failed) throw failed[0] as Error;
+    // The cache stays good only if no other process wrote the records since it was read (the counter moved by one).
+    if (cached && w.devices && res?.[1]?.[1] === cached.ver + 1) {
+      for (const [eui, st] of w.devices) cached.map.set(eui, st);
+      cached.ver += 1;
+      this.deviceCache.set(id, cached);
+    }
   }
 
   /** The next TS004 v2 SessionCnt of each device (0 for a device never given one). */

@@ -167,21 +167,25 @@ async function carryOutBatch(run: Run, batch: Effect[], rest: Effect[]): Promise
         const seen = new Set<string>();
         const events: Record<string, unknown>[] = [];
         const missing = new Map<string, string>();
-        for (const eui of e.devEuis) {
-          let dev: Awaited<ReturnType<typeof cs.getDevice>>;
-          try {
-            dev = await cs.getDevice(eui);
-          } catch (err) {
-            // A device ChirpStack does not know fails alone, before anything is sent to it.
-            if (!isDeviceFault(err)) throw err;
-            missing.set(eui, reasonOf('DeviceService.Get', err));
-            continue;
+        // Every device is looked up (a device ChirpStack does not know fails alone, before anything is sent to it),
+        // concurrently in chunks; the profiles are read once each, in the devices' order.
+        for (let i = 0; i < e.devEuis.length; i += 256) {
+          const chunk = e.devEuis.slice(i, i + 256);
+          const ids = new Array<string | undefined>(chunk.length);
+          await pMap(chunk.map((eui, k) => [eui, k] as const), 16, async ([eui, k]) => {
+            try {
+              ids[k] = (await cs.getDevice(eui)).deviceProfileId;
+            } catch (err) {
+              if (!isDeviceFault(err)) throw err;
+              missing.set(eui, reasonOf('DeviceService.Get', err));
+            }
+          });
+          for (const id of ids) {
+            if (id === undefined || seen.has(id) || seen.size >= 20) continue; // fleets share a handful of profiles
+            seen.add(id);
+            const profile = await cs.getDeviceProfile(id);
+            for (const warning of profileWarnings(profile, e.groupType)) events.push({ type: 'warning', warning });
           }
-          if (seen.has(dev.deviceProfileId)) continue;
-          seen.add(dev.deviceProfileId);
-          const profile = await cs.getDeviceProfile(dev.deviceProfileId);
-          for (const warning of profileWarnings(profile, e.groupType)) events.push({ type: 'warning', warning });
-          if (seen.size >= 20) break; // fleets share a handful of profiles; do not read every device
         }
         if (events.length) await save(run, { events });
         if (missing.size) await failDevices(run, missing);
