@@ -45,13 +45,13 @@ describe('help texts', () => {
     const sign = leaves.find((l) => l.path === 'image sign')!.cmd;
     expect(sign.options.find((o) => o.long === '--key')!.description).toMatch(/^\(required\) /);
     const worker = leaves.find((l) => l.path === 'worker')!.cmd;
-    expect(worker.options.find((o) => o.long === '--chirpstack-token')!.description).toMatch(/^\(required\) .*CHIRPSTACK_API_TOKEN/);
+    expect(worker.options.find((o) => o.long === '--chirpstack-token')!.description).toMatch(/^\(required.*CHIRPSTACK_API_TOKEN/);
   });
 
   it('sim takes its uplink interval in seconds, speed-up 400 by default, and the decoder limits', () => {
     const sim = leaves.find((l) => l.path === 'sim')!.cmd;
     expect(sim.options.find((o) => o.long === '--uplink-interval')!.flags).toBe('--uplink-interval <s>');
-    expect(sim.options.find((o) => o.long === '--speedup')!.defaultValue).toBe('400');
+    expect(sim.options.find((o) => o.long === '--speedup')!.description).toMatch(/default 400/);
     for (const f of ['--max-fragments', '--max-frag-size', '--max-lost']) expect(sim.options.some((o) => o.long === f), f).toBe(true);
   });
 });

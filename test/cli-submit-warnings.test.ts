@@ -27,8 +27,8 @@ async function submit(spec: unknown, name: string): Promise<{ code: number | nul
   const { spawn } = await import('node:child_process');
   const p = join(dir, name);
   writeFileSync(p, JSON.stringify(spec));
-  const child = spawn(process.execPath, [CLI, 'campaign', 'submit', p, '--image', join(dir, 'fw.img'), '--pubkey', join(dir, 'a.pub'), '--api', api.address, '--token', api.token], {
-    env: { PATH: process.env.PATH ?? '' },
+  const child = spawn(process.execPath, [CLI, 'campaign', 'submit', p, '--image', join(dir, 'fw.img'), '--pubkey', join(dir, 'a.pub'), '--api', api.address], {
+    env: { PATH: process.env.PATH ?? '', LORAFUOTA_API_TOKEN: api.token },
   });
   let stdout = '';
   let stderr = '';

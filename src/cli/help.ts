@@ -25,6 +25,7 @@ export const EXAMPLES: Record<string, string[]> = {
   'uplink decode': ['lorafuota uplink decode 01022c4100 --port 201', 'lorafuota uplink decode AQIsQQA= --port 201'],
   image: ['lorafuota image keygen --out release', 'lorafuota image sign app.bin --key release.key --version 1.2.3 --device-class soil-sensor-v2 -o app.img'],
   'image keygen': ['lorafuota image keygen --out release            # writes release.key (keep secret) and release.pub'],
+  'image apply': ['lorafuota image apply app.img --pubkey release.pub --base running.bin -o firmware.bin'],
   'image sign': ['lorafuota image sign app.bin --key release.key --version 1.2.3 --device-class soil-sensor-v2 -o app.img'],
   'image verify': ['lorafuota image verify app.img --pubkey release.pub --device-class soil-sensor-v2'],
   'image inspect': ['lorafuota image inspect app.img'],

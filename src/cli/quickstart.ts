@@ -18,7 +18,6 @@ import { fileURLToPath } from 'node:url';
 interface QuickstartFlags {
   dir: string;
   devices: string;
-  speedup: string;
   loss: string;
   imageKib: string;
   redis?: string;
@@ -106,8 +105,6 @@ interface SimDevice { devEui: string; lorawan: '1.0' | '1.1'; versions: { ts004:
 export async function quickstart(o: QuickstartFlags): Promise<number> {
   const dir = resolve(o.dir);
   const devices = int('--devices', o.devices, 1, 1000);
-  const speedup = Number(o.speedup);
-  if (!(speedup > 0 && speedup <= 10_000)) throw new Error(`--speedup: must be a number in (0, 10000], got "${o.speedup}"`);
   const imageBytes = int('--image-kib', o.imageKib, 1, 30) * 1024;
   await mkdir(dir, { recursive: true });
   const f = (name: string) => join(dir, name);
@@ -119,10 +116,14 @@ export async function quickstart(o: QuickstartFlags): Promise<number> {
   const stop = () => stopAll(children);
   try {
     const integrationPort = await freePort();
+    // Virtual time: the simulator and the worker share a clock in Redis under this prefix, so the result does not
+    // depend on how busy the machine is.
+    const prefix = `qs-${randomBytes(4).toString('hex')}`;
+    const redisEnv = o.redis ? { REDIS_URL: o.redis } : {};
     const sim = (await start('sim', [
-      'sim', '--devices', String(devices), '--loss', o.loss, '--bad', '0', '--grpc', '127.0.0.1:0', '--speedup', String(speedup),
+      'sim', '--devices', String(devices), '--loss', o.loss, '--bad', '0', '--grpc', '127.0.0.1:0', '--virtual-time', '--prefix', prefix,
       '--http-integration', `http://127.0.0.1:${integrationPort}`, '--pubkey', f('release.pub'),
-    ], {}, children)) as {
+    ], redisEnv, children)) as {
       grpc: string;
       apiToken: string;
       applicationId: string;
@@ -148,15 +149,12 @@ export async function quickstart(o: QuickstartFlags): Promise<number> {
     };
     await writeFile(f('spec.json'), JSON.stringify(spec, null, 2) + '\n');
 
-    const prefix = `qs-${randomBytes(4).toString('hex')}`;
     const apiToken = randomBytes(12).toString('hex');
-    const redisEnv = o.redis ? { REDIS_URL: o.redis } : {};
-    const api = await start('serve', ['serve', '--listen', '127.0.0.1:0', '--http-port', '0', '--prefix', prefix, '--token', apiToken], redisEnv, children);
-    await startQuiet('worker', ['worker', '--prefix', prefix, '--chirpstack', sim.grpc, '--http-port', String(integrationPort)], {
+    const api = await start('serve', ['serve', '--listen', '127.0.0.1:0', '--http-port', '0', '--prefix', prefix], { ...redisEnv, LORAFUOTA_API_TOKEN: apiToken }, children);
+    // Only ever for a simulation: the worker follows the simulator's virtual time.
+    await startQuiet('worker', ['worker', '--virtual-time', '--prefix', prefix, '--chirpstack', sim.grpc, '--http-port', String(integrationPort)], {
       ...redisEnv,
       CHIRPSTACK_API_TOKEN: sim.apiToken,
-      // Only ever for a simulation: the worker runs on the simulator's scaled clock.
-      LORAFUOTA_CLOCK: JSON.stringify(sim.clock),
       LOG_LEVEL: 'warn',
     }, children);
 
@@ -189,7 +187,6 @@ export function register(program: Command): void {
     .option('--dir <dir>', 'where the key, image, sim.json and spec.json are written', '.quickstart')
     .option('--devices <n>', 'simulated fleet size (TS004 v1 devices go into the spec)', '20')
     .option('--loss <p>', 'downlink loss probability of every device, 0..1', '0.05')
-    .option('--speedup <x>', 'simulated seconds per wall second', '400')
     .option('--image-kib <k>', 'firmware size in KiB, 1..30 (sent in 48-byte fragments; the simulated devices take at most 512)', '20')
     .option('--redis <url>', 'Redis URL (env REDIS_URL, default redis://127.0.0.1:6379)')
     .option('--submit', 'also submit the campaign, follow it and exit with its status (0 = every device updated)')
