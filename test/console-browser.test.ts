@@ -42,7 +42,8 @@ describe('web console and /metrics during a simulated campaign', () => {
   const logLines: { obj: Record<string, unknown>; msg: string }[] = [];
   let follower: LogFollower;
   beforeAll(async () => {
-    ce = await startCampaignEnv({ devices: 16, loss: 0.2, seed: 5 });
+    // Scaled wall time (not virtual): the page must see the campaign run, so it has to take a while in wall time.
+    ce = await startCampaignEnv({ devices: 16, loss: 0.1, seed: 5, time: { speedup: 100 } });
     const queue = ce.workers[0]!.ctx.queue;
     const fleet = new FleetReader(ce.store, queue);
     setStoreSnapshot(() => fleet.snapshot(), 200);
