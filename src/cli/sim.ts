@@ -115,12 +115,14 @@ async function runSim(o: SimCliOptions): Promise<void> {
     firmwareVersion,
     trustedKeys,
   });
-  process.stdout.write(JSON.stringify(sim.provisioning) + '\n');
-  await new Promise<void>((resolve) => {
+  // The signal handlers go in before the provisioning line: whoever reads that line may stop us at once.
+  const stopped = new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
+  process.stdout.write(JSON.stringify(sim.provisioning) + '\n');
+  await stopped;
   await sim.stop();
   process.stderr.write(
     JSON.stringify({ simTimeMs: sim.now(), ...(sim.virtualTime ? { virtualTime: sim.virtualTime.stats } : {}), uplinks: sim.network.uplinkStats, airtime: sim.network.airtime(), integration: sim.out.stats }) + '\n',
