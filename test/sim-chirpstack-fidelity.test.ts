@@ -3,7 +3,7 @@
  * docs/sim.md "Fidelity" maps each test to the source file). Each test name says the behaviour it mirrors.
  */
 import { describe, it, expect, afterEach } from 'vitest';
-import { ScaledClock } from '../src/codec/clock.js';
+import { ManualClock } from '../src/codec/clock.js';
 import { unixMsToGpsMs } from '../src/codec/gpstime.js';
 import { frameAirtimeMs } from '../src/codec/region.js';
 import { ChirpStackClient } from '../src/chirpstack/client.js';
@@ -220,7 +220,7 @@ function net(n: number, o: SimChirpStackOptions & { profile?: { macVersion: '1.0
     return new StubDevice(eui(i), intervalMs, T0 + 1000 + i * 10);
   });
   const events: SimUplinkEvent[] = [];
-  const network = new SimNetwork({ clock: new ScaledClock(T0, 1), devices, chirpstack: cs, radio: new Radio({ seed: 1, loss: 0, badFraction: 0 }), out: { emit: (e) => events.push(e) } });
+  const network = new SimNetwork({ clock: new ManualClock(T0), devices, chirpstack: cs, radio: new Radio({ seed: 1, loss: 0, badFraction: 0 }), out: { emit: (e) => events.push(e) } });
   const group = (over: { dr?: number; gateways?: string[]; schedulingType?: 'DELAY' | 'GPS_TIME' } = {}) => {
     const id = cs.createMulticastGroup({
       name: 'g', applicationId: appId, region: 'EU868', mcAddr: 0x01ab23cd, mcAppSKey: APP_S, mcNwkSKey: NWK_S, groupType: 'CLASS_C',

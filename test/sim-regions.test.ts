@@ -1,6 +1,6 @@
 /** The simulated network in other regions: multicast at the region's default channel, uplink channel and DR, RX1 DR. */
 import { describe, expect, it } from 'vitest';
-import { ScaledClock } from '../src/codec/clock.js';
+import { ManualClock } from '../src/codec/clock.js';
 import { decodeDownlinkFrame } from '../src/codec/lorawan-frame.js';
 import { frameAirtimeMs, maxDownlinkAppPayload, regionDefaults, rx1DownlinkDr, subBandFor, type RegionName, type RegionOptions } from '../src/codec/region.js';
 import { SimChirpStack } from '../src/sim/chirpstack-server.js';
@@ -52,7 +52,7 @@ function run(region: RegionName, opts: { regionOptions?: RegionOptions; classCMa
   });
   const events: SimUplinkEvent[] = [];
   const net = new SimNetwork({
-    clock: new ScaledClock(T0, 1), devices, chirpstack: cs, radio: new Radio({ seed: 7, loss: 0, badFraction: 0 }),
+    clock: new ManualClock(T0), devices, chirpstack: cs, radio: new Radio({ seed: 7, loss: 0, badFraction: 0 }),
     out: { emit: (e) => events.push(e) }, region, regionOptions: opts.regionOptions, classCMarginMs: opts.classCMarginMs,
   });
   const ch = regionDefaults(region).classC;

@@ -20,7 +20,7 @@ import type { CampaignSpecInput } from '../../src/campaign/schema.js';
 import type { CampaignState } from '../../src/campaign/state.js';
 import { keysNeeded, profilesNeeded, step, type DeviceAnswer, type StepResult } from '../../src/campaign/step.js';
 import { profilesOf } from './sim-profiles.js';
-import { ScaledClock } from '../../src/codec/clock.js';
+import { ManualClock } from '../../src/codec/clock.js';
 import { encodeDataFragment } from '../../src/codec/data-fragment.js';
 import { createFecEncoder, type FecEncoder } from '../../src/codec/fec.js';
 import { decodeCommands } from '../../src/codec/frame.js';
@@ -162,7 +162,7 @@ export class PipelineHarness {
     this.sim = specs.map((s) => createSimDevice(s, o.seed));
     const onAir = this.sim.map((d, i) => (o.wrap ? o.wrap(d, i) : d));
     this.net = new SimNetwork({
-      clock: new ScaledClock(T0, 1),
+      clock: new ManualClock(T0),
       devices: onAir,
       chirpstack: this.cs,
       radio: new Radio({ seed: o.seed, loss: o.loss, model: 'uniform', badFraction: 0.1, badFactor: 2, silentFraction: 0 }),
