@@ -78,7 +78,7 @@ export class ChirpStackClient {
   private readonly onRetry: ((err: ChirpStackError, retryNo: number, delayMs: number) => void) | undefined;
   readonly chirpstackVersion: ChirpStackApiVersion;
 
-  constructor(private readonly opts: ChirpStackClientOptions) {
+  constructor(opts: ChirpStackClientOptions) {
     if (!opts.apiToken) throw new Error('apiToken: must not be empty');
     const creds =
       opts.tls === true

@@ -4,13 +4,14 @@
  * times, "not found" counting as done, and a call that still fails is recorded as an event and left behind.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { isNotFound as isNotFoundCode } from '../../chirpstack/errors.js';
 
 /** Tries of one clean-up call (flush, delete, clean-up request) before it is left behind. */
 export const CLEANUP_TRIES = 3;
 
+/** NOT_FOUND by code (src/chirpstack/errors.ts), or by the text of an error that lost its code on the way. */
 export function isNotFound(e: unknown): boolean {
-  const code = (e as { code?: number } | null)?.code;
-  return code === grpcStatus.NOT_FOUND || /\bNOT_FOUND\b|not found/i.test(String((e as Error | null)?.message ?? ''));
+  return isNotFoundCode(e) || /\bNOT_FOUND\b|not found/i.test(String((e as Error | null)?.message ?? ''));
 }
 
 /**

@@ -9,7 +9,6 @@
  * - everything else (flushes, group deletion, clean-up replies, the release) is written as intents (`fx`) in the
  *   step's write and carried out again by the next step if the worker died before clearing them.
  */
-import { status as grpcStatus } from '@grpc/grpc-js';
 import { isAlreadyMember, isMaybeGone, isNotFound } from '../../chirpstack/errors.js';
 import { profileWarnings } from '../../chirpstack/profile-check.js';
 import { silentLossCheck } from '../../campaign/group-check.js';
