@@ -194,6 +194,7 @@ export async function purgePrefix(redisUrl: string, prefix: string): Promise<voi
 
 async function waitForEnd(store: CampaignStore, id: string, say: (s: string) => void, timeoutMs: number, plan: Plan, env: SimEnv): Promise<void> {
   const t0 = Date.now();
+  const simT0 = env.virtualTime?.now ?? env.clock?.now() ?? Date.now();
   let last = '';
   for (;;) {
     if (env.virtualTime?.error) throw new Error(`virtual time: ${env.virtualTime.error.message}`);
@@ -204,7 +205,10 @@ async function waitForEnd(store: CampaignStore, id: string, say: (s: string) => 
     const line = `[${s.campaign.stage.padEnd(9)}] fragments ${String(s.campaign.data.fragmentsSent ?? 0).padStart(4)}/${plan.nbFrag}+ ` +
       `repair rounds ${s.campaign.data.rounds ?? 0}  devices: ${Object.entries(s.byPhase).map(([k, v]) => `${k} ${v}`).join(', ')}  ` +
       `updated ${st.Updated ?? 0}/${s.devices}, ended ${done}`;
-    if (line !== last) say(line);
+    if (line !== last) {
+      const simS = Math.max(0, Math.round(((env.virtualTime?.now ?? env.clock?.now() ?? Date.now()) - simT0) / 1000));
+      say(`${formatClock(simS)} ${line}`);
+    }
     last = line;
     if (['done', 'cancelled', 'failed'].includes(s.campaign.stage)) {
       if (s.campaign.error) say(`campaign ${s.campaign.stage}: ${s.campaign.error}`);
@@ -213,6 +217,13 @@ async function waitForEnd(store: CampaignStore, id: string, say: (s: string) => 
     if (Date.now() - t0 > timeoutMs) throw new Error(`time limit: campaign still in stage ${s.campaign.stage} after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** Simulated time since the start as h:mm:ss. */
+function formatClock(s: number): string {
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${h}:${String(m).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
 function printReport(r: DemoResult): void {
