@@ -66,22 +66,43 @@ redis.call('XADD', KEYS[2], '*', unpack(ARGV))
 redis.call('SET', KEYS[1], '1', 'EX', 600)
 return 1`;
 
+/** HGETALL of a campaign hash, without its `spec` field when ARGV[1] is the campaign's createdAt (spec cached). */
+const HASH_BUT_SPEC = `
+local skip = ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'createdAt') == ARGV[1]
+if not skip then return redis.call('HGETALL', KEYS[1]) end
+local names = {}
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if f ~= 'spec' then names[#names + 1] = f end
+end
+if #names == 0 then return {} end
+local vals = redis.call('HMGET', KEYS[1], unpack(names))
+local out = {}
+for i, f in ipairs(names) do out[#out + 1] = f; out[#out + 1] = vals[i] end
+return out`;
+
 const RESERVED = new Set(['name', 'stage', 'createdAt', 'updatedAt', 'error', 'clientToken', 'spec', 'fx']);
 
 /** Device records of a campaign as last read or written by this process, at a version of its devices hash. */
 interface DeviceCache {
   ver: number;
   map: Map<string, DeviceState>;
+  /** Id of the last change-log entry folded into `map`. */
+  lastId: string;
 }
+
+/** Change-log entries kept per campaign (about): a cache further behind reads every record again. */
+const CHANGE_LOG_LEN = 64;
 
 export class CampaignStore {
   readonly keys: Keys;
   /**
-   * Device records by campaign, kept while no other process wrote them: every write of a campaign's device records
-   * bumps the counter `<devices key>:ver`, and a read whose counter matches the cached one parses nothing.
+   * Device records by campaign. Every write of a campaign's device records bumps the counter `<devices key>:ver`
+   * and appends the DevEUIs it wrote to the change log `<devices key>:chg` (a stream, in the same transaction): a
+   * read whose counter matches the cached one parses nothing, and one that is a few writes behind (another worker
+   * stepped the campaign) reads just the records those writes changed.
    */
   private readonly deviceCache = new Map<string, DeviceCache>();
-  private readonly specCache = new Map<string, { raw: string; spec: CampaignRecord['spec'] }>();
+  private readonly specCache = new Map<string, { createdAt: string; spec: CampaignRecord['spec'] }>();
   constructor(
     readonly redis: Redis,
     prefix = 'lf',
@@ -158,7 +179,13 @@ export class CampaignStore {
   }
 
   async get(id: string): Promise<CampaignRecord | null> {
-    const h = await this.redis.hgetall(this.keys.campaign(id));
+    const key = this.keys.campaign(id);
+    // The spec (it lists every device) is written once, at creation: read it only when not cached for this
+    // campaign's creation time.
+    const hit = this.specCache.get(id);
+    const flat = (await this.redis.eval(HASH_BUT_SPEC, 1, key, hit ? hit.createdAt : '')) as string[];
+    const h: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
     if (!h.stage) return null;
     const data: Record<string, string> = {};
     for (const [f, v] of Object.entries(h)) if (!RESERVED.has(f)) data[f] = v;
@@ -171,18 +198,17 @@ export class CampaignStore {
       ...(h.error ? { error: h.error } : {}),
       ...(h.clientToken ? { clientToken: h.clientToken } : {}),
       ...(h.fx ? { intents: h.fx } : {}),
-      spec: this.parseSpec(id, h.spec ?? '{}'),
+      spec: h.spec === undefined && hit ? hit.spec : this.parseSpec(id, h.createdAt ?? '', h.spec ?? '{}'),
       data,
     };
   }
 
   /** The stored spec, parsed once per campaign while it stays the same (it lists every device). */
-  private parseSpec(id: string, raw: string): CampaignRecord['spec'] {
-    const hit = this.specCache.get(id);
-    if (hit && hit.raw === raw) return hit.spec;
+  private parseSpec(id: string, createdAt: string, raw: string): CampaignRecord['spec'] {
     const spec = JSON.parse(raw) as CampaignRecord['spec'];
+    this.specCache.delete(id);
     if (this.specCache.size >= 8) this.specCache.delete(this.specCache.keys().next().value as string);
-    this.specCache.set(id, { raw, spec });
+    this.specCache.set(id, { createdAt, spec });
     return spec;
   }
 
@@ -236,21 +262,50 @@ export class CampaignStore {
 
   async devices(id: string): Promise<Map<string, DeviceState>> {
     const verKey = `${this.keys.devices(id)}:ver`;
+    const chgKey = `${this.keys.devices(id)}:chg`;
     const cached = this.deviceCache.get(id);
-    if (cached && Number(await this.redis.get(verKey)) === cached.ver) return new Map(cached.map);
-    const res = await this.redis.multi().get(verKey).hgetall(this.keys.devices(id)).exec();
+    if (cached) {
+      const res = await this.redis.multi().get(verKey).xrange(chgKey, `(${cached.lastId}`, '+').exec();
+      const failed = res?.find(([err]) => err);
+      if (!res || failed) throw (failed?.[0] as Error) ?? new Error('devices: transaction aborted');
+      const ver = Number(res[0]![1] ?? NaN);
+      const entries = res[1]![1] as [string, string[]][];
+      if (ver === cached.ver) return new Map(cached.map);
+      // Every write since the cached version is in the log: read the records they changed.
+      if (entries.length === ver - cached.ver && entries.length > 0) {
+        const euis = new Set<string>();
+        for (const [, f] of entries) for (const e of (f[1] ?? '').split(',')) if (e) euis.add(e);
+        const list = [...euis];
+        const vals = list.length ? await this.redis.hmget(this.keys.devices(id), ...list) : [];
+        list.forEach((eui, i) => {
+          const v = vals[i];
+          if (v) cached.map.set(eui, JSON.parse(v) as DeviceState);
+        });
+        // (Records read here may be newer than `ver`: the entries after `lastId` are read again next time.)
+        cached.ver = ver;
+        cached.lastId = entries[entries.length - 1]![0];
+        return new Map(cached.map);
+      }
+    }
+    const res = await this.redis.multi().get(verKey).hgetall(this.keys.devices(id)).xrevrange(chgKey, '+', '-', 'COUNT', 1).exec();
     const failed = res?.find(([err]) => err);
     if (!res || failed) throw (failed?.[0] as Error) ?? new Error('devices: transaction aborted');
     const ver = res[0]![1] as string | null;
     const h = res[1]![1] as Record<string, string>;
+    const last = (res[2]![1] as [string, string[]][])[0]?.[0] ?? '0-0';
     const m = new Map<string, DeviceState>();
     for (const [eui, json] of Object.entries(h)) m.set(eui, JSON.parse(json) as DeviceState);
     this.deviceCache.delete(id);
     if (ver !== null) {
       if (this.deviceCache.size >= 8) this.deviceCache.delete(this.deviceCache.keys().next().value as string);
-      this.deviceCache.set(id, { ver: Number(ver), map: new Map(m) });
+      this.deviceCache.set(id, { ver: Number(ver), map: new Map(m), lastId: last });
     }
     return m;
+  }
+
+  /** Appends the DevEUIs of a write to the campaign's device change log (in the writer's transaction). */
+  private logChanges(m: ReturnType<Redis['multi']>, id: string, euis: Iterable<string>): void {
+    m.xadd(`${this.keys.devices(id)}:chg`, 'MAXLEN', '~', String(CHANGE_LOG_LEN), '*', 'e', [...euis].join(','));
   }
 
   /**
@@ -269,6 +324,7 @@ export class CampaignStore {
       for (const [eui, st] of changed) fields.push(eui, JSON.stringify(st));
       m.hset(this.keys.devices(id), ...fields);
       m.incr(`${this.keys.devices(id)}:ver`);
+      this.logChanges(m, id, changed.keys());
       this.deviceCache.delete(id);
     }
     const now = Date.now();
@@ -297,6 +353,7 @@ export class CampaignStore {
       for (const [eui, st] of w.devices) fields.push(eui, JSON.stringify(st));
       m.hset(this.keys.devices(id), ...fields);
       m.incr(`${this.keys.devices(id)}:ver`);
+      this.logChanges(m, id, w.devices.keys());
     }
     const f: Record<string, string> = { updatedAt: String(now), ...w.fields };
     if (w.stage) {
@@ -322,6 +379,7 @@ export class CampaignStore {
     if (cached && w.devices && res?.[1]?.[1] === cached.ver + 1) {
       for (const [eui, st] of w.devices) cached.map.set(eui, st);
       cached.ver += 1;
+      cached.lastId = String(res[2]?.[1] ?? cached.lastId);
       this.deviceCache.set(id, cached);
     }
   }
@@ -459,7 +517,7 @@ export class CampaignStore {
     const perDevice = new Set(['device', 'badAnswer']);
     const keep = all.filter(([, f]) => !perDevice.has((JSON.parse(f[1] ?? '{}') as { type?: string }).type ?? ''));
     const m = this.redis.multi();
-    m.del(this.keys.answers(id), this.keys.image(id), this.keys.deltaImages(id), key);
+    m.del(this.keys.answers(id), this.keys.image(id), this.keys.deltaImages(id), key, `${this.keys.devices(id)}:chg`);
     // The campaign's McKey is not needed any more: no key material stays behind a finished campaign.
     m.hdel(this.keys.campaign(id), 'mcKey');
     for (const [sid, f] of keep) m.xadd(key, sid, ...f);
