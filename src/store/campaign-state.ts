@@ -4,13 +4,15 @@
  * The fields of the campaign's first multicast group are stored flat (as before campaigns split), with its key
  * (`gGroup`, e.g. "EU868/C/v1") and stage (`gStage`); every further group i is one JSON field `g<i>` plus its McKey
  * in `g<i>.mcKey` (hidden from the API view like every field ending in "key"), and `groups` counts them.
+ * A group's turn on shared gateways is stored flat for the first group (`turnFromMs`, `turnStartMs`, `turnEndMs`,
+ * `turnWaitedMs`) and as `turn` in the JSON of the others; a state stored before groups took turns has neither.
  */
 import { defaultKey, keyString, type GroupKey } from '../campaign/grouping.js';
 import { parseImages } from '../campaign/images.js';
 import { FINAL_STAGES, STAGES, type Stage } from '../campaign/model.js';
 import { REGION_NAMES, type RegionName } from '../codec/region.js';
 import type { Plan } from '../campaign/planner.js';
-import type { CampaignState, GroupState, McPending } from '../campaign/state.js';
+import type { CampaignState, GroupState, GroupTurn, McPending } from '../campaign/state.js';
 import type { CampaignRecord } from './campaign-store.js';
 import { open, seal } from './secrets.js';
 
@@ -82,6 +84,23 @@ export function keyField(k: GroupKey): string {
   return keyString(k);
 }
 
+/** The first group's turn from its flat fields (absent when `turnFromMs` is). */
+function parseTurn(d: Record<string, string>): GroupTurn | undefined {
+  const fromMs = optNum(d, 'turnFromMs');
+  if (fromMs === undefined) return undefined;
+  const startMs = optNum(d, 'turnStartMs');
+  const endMs = optNum(d, 'turnEndMs');
+  return { fromMs, ...(startMs !== undefined ? { startMs } : {}), ...(endMs !== undefined ? { endMs } : {}), waitedMs: num(d, 'turnWaitedMs', 0) };
+}
+
+/** A further group's `turn` as stored in its JSON (absent in a state stored before groups took turns). */
+function checkTurn(v: unknown, field: string): void {
+  if (v === undefined) return;
+  const t = v as Record<string, unknown> | null;
+  if (typeof t !== 'object' || t === null || typeof t.fromMs !== 'number' || typeof t.waitedMs !== 'number') throw new StateError(field, 'expected { fromMs, waitedMs, startMs?, endMs? }');
+  for (const f of ['startMs', 'endMs']) if (t[f] !== undefined && typeof t[f] !== 'number') throw new StateError(`${field}.${f}`, 'not a number');
+}
+
 function parseStage(v: string, field: string): Stage {
   if (!ALL_STAGES.includes(v as Stage)) throw new StateError(field, `unknown stage ${JSON.stringify(v)}`);
   return v as Stage;
@@ -110,6 +129,7 @@ function parseExtraGroup(d: Record<string, string>, i: number): GroupState {
   for (const f of ['mcGroupId', 'mcAddr', 'mcFCnt', 'fragAirMs', 'fragmentsSent', 'airtimeMs'] as const) {
     if (typeof o[f] !== 'number') throw new StateError(`${field}.${f}`, 'missing or not a number');
   }
+  checkTurn(o.turn, `${field}.turn`);
   const g = { ...o, key: parseKey(o.key, `${field}.key`), plan: parsePlan(JSON.stringify(o.plan)), mcKeyHex } as unknown as GroupState;
   return g;
 }
@@ -137,6 +157,7 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
   const lossCap = optNum(d, 'lossCap');
   const mcPending = parsePending(d.mcPending);
   const timeGps = optNum(d, 'sessionTimeGps');
+  const turn = parseTurn(d);
   const group: GroupState = {
     key: d.gGroup ? parseKey(d.gGroup, 'gGroup') : { ...defaultKey(c.spec), rule },
     stage: d.gStage ? parseStage(d.gStage, 'gStage') : legacyGroupStage(c.stage),
@@ -155,6 +176,7 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
     broadcast: { startMs: num(d, 'bStartMs', 0), startN: num(d, 'bStartN', 1), nextN: num(d, 'nextN', 1), targetN: num(d, 'targetN', 0) },
     status: { ...(askedAt !== undefined ? { askedAt } : {}), sentN: num(d, 'statusSentN', 0) },
     repair: { rounds: num(d, 'rounds', 0), ...(lossCap !== undefined ? { lossCap } : {}) },
+    ...(turn ? { turn } : {}),
     fragmentsSent: num(d, 'fragmentsSent', 0),
     airtimeMs: num(d, 'airtimeMs', 0),
   };
@@ -230,6 +252,10 @@ export function serialiseCampaignState(s: CampaignState): Record<string, string>
     sessionTimeGps: str(g.session?.timeGps),
     sessionStartMs: str(g.session?.startMs),
     sessionEndMs: str(g.session?.endMs),
+    turnFromMs: str(g.turn?.fromMs),
+    turnStartMs: str(g.turn?.startMs),
+    turnEndMs: str(g.turn?.endMs),
+    turnWaitedMs: str(g.turn?.waitedMs),
     lastDeviceStepMs: str(s.lastDeviceStepMs),
     ansCursor: s.ansCursor,
     ...extra,
