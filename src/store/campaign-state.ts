@@ -5,7 +5,8 @@
  * (`gGroup`, e.g. "EU868/C/v1") and stage (`gStage`); every further group i is one JSON field `g<i>` plus its McKey
  * in `g<i>.mcKey` (hidden from the API view like every field ending in "key"), and `groups` counts them.
  * A group's turn on shared gateways is stored flat for the first group (`turnFromMs`, `turnStartMs`, `turnEndMs`,
- * `turnWaitedMs`) and as `turn` in the JSON of the others; a state stored before groups took turns has neither.
+ * `turnWaitedMs`) and as `turn: [fromMs, startMs, endMs, waitedMs]` (null: not yet) in the JSON of the others; a
+ * state stored before groups took turns has neither.
  */
 import { defaultKey, keyString, type GroupKey } from '../campaign/grouping.js';
 import { parseImages } from '../campaign/images.js';
@@ -93,12 +94,13 @@ function parseTurn(d: Record<string, string>): GroupTurn | undefined {
   return { fromMs, ...(startMs !== undefined ? { startMs } : {}), ...(endMs !== undefined ? { endMs } : {}), waitedMs: num(d, 'turnWaitedMs', 0) };
 }
 
-/** A further group's `turn` as stored in its JSON (absent in a state stored before groups took turns). */
-function checkTurn(v: unknown, field: string): void {
-  if (v === undefined) return;
-  const t = v as Record<string, unknown> | null;
-  if (typeof t !== 'object' || t === null || typeof t.fromMs !== 'number' || typeof t.waitedMs !== 'number') throw new StateError(field, 'expected { fromMs, waitedMs, startMs?, endMs? }');
-  for (const f of ['startMs', 'endMs']) if (t[f] !== undefined && typeof t[f] !== 'number') throw new StateError(`${field}.${f}`, 'not a number');
+/** A further group's `turn` as stored in its JSON, [fromMs, startMs, endMs, waitedMs] (absent: stored before turns). */
+function parseExtraTurn(v: unknown, field: string): GroupTurn | undefined {
+  if (v === undefined) return undefined;
+  const ok = Array.isArray(v) && v.length === 4 && typeof v[0] === 'number' && typeof v[3] === 'number' && [v[1], v[2]].every((x) => x === null || typeof x === 'number');
+  if (!ok) throw new StateError(field, `expected [fromMs, startMs, endMs, waitedMs], got ${JSON.stringify(v)}`);
+  const [fromMs, startMs, endMs, waitedMs] = v as [number, number | null, number | null, number];
+  return { fromMs, ...(startMs !== null ? { startMs } : {}), ...(endMs !== null ? { endMs } : {}), waitedMs };
 }
 
 function parseStage(v: string, field: string): Stage {
@@ -129,14 +131,15 @@ function parseExtraGroup(d: Record<string, string>, i: number): GroupState {
   for (const f of ['mcGroupId', 'mcAddr', 'mcFCnt', 'fragAirMs', 'fragmentsSent', 'airtimeMs'] as const) {
     if (typeof o[f] !== 'number') throw new StateError(`${field}.${f}`, 'missing or not a number');
   }
-  checkTurn(o.turn, `${field}.turn`);
-  const g = { ...o, key: parseKey(o.key, `${field}.key`), plan: parsePlan(JSON.stringify(o.plan)), mcKeyHex } as unknown as GroupState;
+  const turn = parseExtraTurn(o.turn, `${field}.turn`);
+  const { turn: _t, ...rest } = o;
+  const g = { ...rest, key: parseKey(o.key, `${field}.key`), plan: parsePlan(JSON.stringify(o.plan)), ...(turn ? { turn } : {}), mcKeyHex } as unknown as GroupState;
   return g;
 }
 
 function serialiseExtraGroup(g: GroupState): string {
-  const { mcKeyHex: _k, key, ...rest } = g;
-  return JSON.stringify({ ...rest, key: keyField(key) });
+  const { mcKeyHex: _k, key, turn, ...rest } = g;
+  return JSON.stringify({ ...rest, ...(turn ? { turn: [turn.fromMs, turn.startMs ?? null, turn.endMs ?? null, turn.waitedMs] } : {}), key: keyField(key) });
 }
 
 /** Parses the campaign record's pipeline fields. Throws a StateError naming the field on bad input. */
