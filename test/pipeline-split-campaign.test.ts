@@ -128,6 +128,11 @@ describe('a campaign over three device profiles through two gateways', () => {
     const figures = JSON.parse(view.data.groupFigures!) as { key: string; devices: number; updated: number; fragmentsSent: number }[];
     expect(figures.map((f) => f.key)).toEqual(h.state.groups.map((g) => `${g.key.region}/${g.key.groupType}/v${g.key.rule}`));
     expect(figures.reduce((a, f) => a + f.updated, 0)).toBe(300);
+    // Every group ran its turn; in the middle of the campaign the second EU868 group showed as waiting.
+    expect(figures.map((f) => (f as { turn?: string }).turn)).toEqual(['over', 'over', 'over']);
+    const waiting = { ...h.state, groups: h.state.groups.map((g, i) => (i === 1 ? { ...g, turn: { fromMs: 1, waitedMs: 0 } } : g)) as typeof h.state.groups };
+    const mid = campaignView({ ...record, data: { ...record.data, ...serialiseCampaignState(waiting) } }, h.devices, false);
+    expect((JSON.parse(mid.data.groupFigures!) as { turn?: string }[]).map((f) => f.turn)).toEqual(['over', 'waiting', 'over']);
     expect(view.progress.fragmentsSent).toBe(report.fragmentsSent);
   });
 });
