@@ -44,6 +44,7 @@ beforeAll(async () => {
   });
   await store.setStage(id, 'broadcast');
   await store.addEvent(id, { type: 'repair', round: 1, fragments: 15, devices: 3, worst: 12 });
+  await store.addEvent(id, { type: 'turnWait', group: 1, key: 'EU868/C/v2', waitsFor: [0], gateways: ['0016c001f153a14c'] });
   web = await startHttpConsole({ store, token: TOKEN, port: 0, checks: [redisCheck(redisUrl())], blockMs: 100 });
   base = `http://127.0.0.1:${web.port}`;
 }, 60_000);
@@ -119,6 +120,8 @@ describe('HTTP console', () => {
     expect((tl.body.stages as { stage: string }[]).map((s) => s.stage)).toEqual(['broadcast']);
     expect((tl.body.scheduled as { n: number }[]).map((s) => s.n)).toEqual([110, 125]);
     expect((tl.body.sent as { n: number }[]).at(-1)!.n).toBe(115);
+    // Why a group of a split campaign waits, for a page opened later.
+    expect(tl.body.turns).toMatchObject([{ type: 'turnWait', group: 1, waitsFor: [0], gateways: ['0016c001f153a14c'] }]);
   });
 
   it('pages through the devices over HTTP and answers 400 to a bad query', async () => {

@@ -47,6 +47,26 @@ describe('campaign events as log lines', () => {
     const lines = campaignLogLines(ID, [{ type: 'stage', stage: 'failed', error: 'boom', mcKey: '00'.repeat(16), appSKey: 'ff' }]);
     expect(lines).toEqual([{ level: 'warn', obj: { campaign: ID, stage: 'failed', error: 'boom' }, msg: 'stage failed' }]);
   });
+
+  it('says which group waits for its turn on shared gateways, for whom, and when turns start and end', () => {
+    const lines = campaignLogLines(ID, [
+      { type: 'turnPlan', time: 1, groups: [{ group: 0, startInSeconds: 0 }, { group: 1, startInSeconds: 900 }], etaSeconds: 2600 },
+      { type: 'turnStart', time: 1, group: 0, key: 'EU868/C/v1', waitedSeconds: 0, fragmentIntervalMs: 5000 },
+      { type: 'turnWait', time: 1, group: 1, key: 'EU868/B/v2', waitsFor: [0], gateways: ['0016c001f153a14c'] },
+      { type: 'turnEnd', time: 2, group: 0, key: 'EU868/C/v1', heldSeconds: 1240 },
+      { type: 'turnStart', time: 2, group: 1, key: 'EU868/B/v2', waitedSeconds: 1240, fragmentIntervalMs: 5000 },
+    ]);
+    expect(lines.map((l) => l.msg)).toEqual([
+      'groups on shared gateways take turns: ETA 2600 s',
+      'group 0 (EU868/C/v1) starts its turn after 0 s',
+      'group 1 (EU868/B/v2) waits for its turn: gateways 0016c001f153a14c busy with group 0',
+      'group 0 (EU868/C/v1) ends its turn after 1240 s',
+      'group 1 (EU868/B/v2) starts its turn after 1240 s',
+    ]);
+    // (The group's key is in the message: fields named like key material never go into a line's object.)
+    expect(lines[2]!.obj).toEqual({ campaign: ID, group: 1, waitsFor: [0], gateways: ['0016c001f153a14c'] });
+    expect(lines.every((l) => l.level === 'info')).toBe(true);
+  });
 });
 
 describe('followCampaignLogs', () => {

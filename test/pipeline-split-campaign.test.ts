@@ -69,13 +69,38 @@ describe('a campaign over three device profiles through two gateways', () => {
     expect(planGroup({ ...h.state.spec, multicast: { ...h.state.spec.multicast, byRegion: { 'AS923-1': { dr: 2, dwellTime: true } } } }, as.key, 1024).fragSize).toBe(8);
   });
 
-  it('paces the two EU868 groups as one gateway budget, the AS923-1 group on its own', () => {
-    const eu = h.state.groups.filter((g) => g.key.region === 'EU868');
-    const as = h.state.groups.find((g) => g.key.region === 'AS923-1')!;
-    // The two EU868 groups share the EU gateways' ChirpStack margin (5 s, as ChirpStack): each at least 2 x 5 s;
-    // the AS923-1 group has its gateway to itself: one margin.
-    for (const g of eu) expect(g.plan.fragmentIntervalMs).toBeGreaterThanOrEqual(2 * 5000);
-    expect(as.plan.fragmentIntervalMs).toBeLessThan(2 * 5000);
+  it('broadcasts the two EU868 groups one after the other, each at its own pace; the AS923-1 group alongside', () => {
+    // Per group: from its session start to its last multicast frame (fragments and status requests).
+    const span = h.state.groups.map((g, gi) => {
+      const mc = h.effects.filter((x) => (x.effect.kind === 'fragment' || x.effect.kind === 'statusRequest') && x.effect.group === gi);
+      return { startMs: g.session!.startMs, endMs: Math.max(...mc.map((x) => x.at)), frags: mc.filter((x) => x.effect.kind === 'fragment').map((x) => x.at) };
+    });
+    const [a, b] = h.state.groups.flatMap((g, gi) => (g.key.region === 'EU868' ? [gi] : []));
+    const as = h.state.groups.findIndex((g) => g.key.region === 'AS923-1');
+    expect([a, b]).toEqual([0, 1]);
+    // The second EU868 group opens its session only after the first sent its last frame: they never overlap.
+    expect(span[b!]!.startMs).toBeGreaterThan(span[a!]!.endMs);
+    // The AS923-1 group, on its own gateway, broadcasts while the first EU868 group does.
+    expect(span[as]!.startMs).toBeLessThan(span[a!]!.endMs);
+    expect(span[a!]!.startMs).toBeLessThan(span[as]!.endMs);
+    // Each has its gateway to itself during its turn: one ChirpStack margin (5 s) for Class C, the Class B group's
+    // own duty-cycle spacing plus one ping period; no fragment closer than that.
+    for (const [gi, g] of h.state.groups.entries()) {
+      expect(g.plan.fragmentIntervalMs).toBe(planGroup(h.state.spec, g.key, 4096).fragmentIntervalMs);
+      const f = span[gi]!.frags;
+      expect(Math.min(...f.slice(1).map((t, i) => t - f[i]!))).toBe(g.plan.fragmentIntervalMs);
+    }
+    for (const g of h.state.groups.filter((x) => x.key.groupType === 'C')) expect(g.plan.fragmentIntervalMs).toBe(5000);
+    // The events say why the second EU868 group waited, and when its turn came.
+    const turns = h.events.filter((e) => e.type === 'turnWait' || e.type === 'turnStart' || e.type === 'turnEnd').map((e) => `${String(e.type)}:${String(e.group)}`);
+    // (The AS923-1 group shares no gateway: it never waits, and its turn is not announced.)
+    expect(turns).toEqual(['turnStart:0', 'turnWait:1', 'turnEnd:0', 'turnStart:1', 'turnEnd:1']);
+    expect(h.events.find((e) => e.type === 'turnWait')).toMatchObject({ group: 1, key: 'EU868/B/v2', waitsFor: [0], gateways: [EU_GATEWAY] });
+    expect(groups[1]).toMatchObject({ turnStartSeconds: (groups[0] as unknown as { turnEndSeconds: number }).turnEndSeconds });
+    // Expected turns when the sessions were planned: the EU868 groups in sequence, the AS923-1 group from the start.
+    const plan = h.events.find((e) => e.type === 'turnPlan') as { groups: { group: number; startInSeconds: number; endInSeconds: number }[] };
+    expect(plan.groups[1]!.startInSeconds).toBe(plan.groups[0]!.endInSeconds);
+    expect(plan.groups[2]!.startInSeconds).toBe(0);
   });
 
   it('reports per group and in total, and deletes every group', () => {
@@ -103,6 +128,11 @@ describe('a campaign over three device profiles through two gateways', () => {
     const figures = JSON.parse(view.data.groupFigures!) as { key: string; devices: number; updated: number; fragmentsSent: number }[];
     expect(figures.map((f) => f.key)).toEqual(h.state.groups.map((g) => `${g.key.region}/${g.key.groupType}/v${g.key.rule}`));
     expect(figures.reduce((a, f) => a + f.updated, 0)).toBe(300);
+    // Every group ran its turn; in the middle of the campaign the second EU868 group showed as waiting.
+    expect(figures.map((f) => (f as { turn?: string }).turn)).toEqual(['over', 'over', 'over']);
+    const waiting = { ...h.state, groups: h.state.groups.map((g, i) => (i === 1 ? { ...g, turn: { fromMs: 1, waitedMs: 0 } } : g)) as typeof h.state.groups };
+    const mid = campaignView({ ...record, data: { ...record.data, ...serialiseCampaignState(waiting) } }, h.devices, false);
+    expect((JSON.parse(mid.data.groupFigures!) as { turn?: string }[]).map((f) => f.turn)).toEqual(['over', 'waiting', 'over']);
     expect(view.progress.fragmentsSent).toBe(report.fragmentsSent);
   });
 });

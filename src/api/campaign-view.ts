@@ -66,21 +66,37 @@ export interface GroupSummary {
   stage: string;
   fragmentsSent: number;
   fragmentsPlanned: number;
+  /**
+   * Its turn on gateways it shares with other groups (src/campaign/airtime-budget.ts): waiting for it, on it, or
+   * over; absent in a record stored before groups took turns.
+   */
+  turn?: 'waiting' | 'on' | 'over';
   devices?: number;
   updated?: number;
+}
+
+/** A stored turn (start and end, undefined or null when not yet) as the view says it. */
+function turnOf(stored: boolean, startMs: unknown, endMs: unknown): { turn?: GroupSummary['turn'] } {
+  if (!stored) return {};
+  const set = (v: unknown) => v !== undefined && v !== null && v !== '';
+  return { turn: !set(startMs) ? 'waiting' : !set(endMs) ? 'on' : 'over' };
 }
 
 /** The campaign's multicast groups from the stored record: group 0's flat fields, then `g1`, `g2`… */
 export function groupSummaries(c: CampaignRecord, devices?: Iterable<DeviceState>): GroupSummary[] {
   const out: GroupSummary[] = [
-    { group: 0, key: c.data.gGroup ?? '', stage: c.data.gStage ?? c.stage, fragmentsSent: Math.round(num(c.data.fragmentsSent)), fragmentsPlanned: Math.round(num(c.data.targetN)) || fragmentsPlanned(c) },
+    {
+      group: 0, key: c.data.gGroup ?? '', stage: c.data.gStage ?? c.stage, fragmentsSent: Math.round(num(c.data.fragmentsSent)), fragmentsPlanned: Math.round(num(c.data.targetN)) || fragmentsPlanned(c),
+      ...turnOf(!!c.data.turnFromMs, c.data.turnStartMs, c.data.turnEndMs),
+    },
   ];
   const count = Math.round(num(c.data.groups));
   for (let i = 1; i < count; i++) {
     try {
-      const g = JSON.parse(c.data[`g${i}`] ?? '{}') as { key?: string; stage?: string; fragmentsSent?: number; broadcast?: { targetN?: number }; plan?: { nbFrag?: number; initialCoded?: number } };
+      const g = JSON.parse(c.data[`g${i}`] ?? '{}') as { key?: string; stage?: string; fragmentsSent?: number; broadcast?: { targetN?: number }; plan?: { nbFrag?: number; initialCoded?: number }; turn?: unknown[] };
       const planned = (g.plan?.nbFrag ?? 0) + (g.plan?.initialCoded ?? 0);
-      out.push({ group: i, key: g.key ?? '', stage: g.stage ?? '', fragmentsSent: Number(g.fragmentsSent) || 0, fragmentsPlanned: Number(g.broadcast?.targetN) || planned });
+      const turn = Array.isArray(g.turn) ? turnOf(true, g.turn[1], g.turn[2]) : {};
+      out.push({ group: i, key: g.key ?? '', stage: g.stage ?? '', fragmentsSent: Number(g.fragmentsSent) || 0, fragmentsPlanned: Number(g.broadcast?.targetN) || planned, ...turn });
     } catch {
       out.push({ group: i, key: '', stage: '', fragmentsSent: 0, fragmentsPlanned: 0 });
     }

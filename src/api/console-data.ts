@@ -285,13 +285,19 @@ export interface Timeline {
   scheduled: { time: number; n: number }[];
   /** Fragments sent over time, as sampled by this server (and the current value). */
   sent: { time: number; n: number }[];
+  /**
+   * Turns of a split campaign's groups on shared gateways: a group waiting (for whom), starting or ending its turn
+   * (the events `turnWait`, `turnStart`, `turnEnd` as written, with their time).
+   */
+  turns: Record<string, unknown>[];
 }
 
-/** The campaign-level events (stages, repair rounds) and the sent-fragment samples as a timeline. */
+/** The campaign-level events (stages, repair rounds, turns) and the sent-fragment samples as a timeline. */
 export async function timeline(store: CampaignStore, c: CampaignRecord, samples: { time: number; n: number }[]): Promise<Timeline> {
   const stages: Timeline['stages'] = [];
   const repairs: Timeline['repairs'] = [];
   const scheduled: Timeline['scheduled'] = [];
+  const turns: Timeline['turns'] = [];
   const plan = parsePlan(c);
   const initial = plan ? plan.nbFrag + plan.initialCoded : 0;
   let n = 0;
@@ -302,7 +308,7 @@ export async function timeline(store: CampaignStore, c: CampaignRecord, samples:
       cursor = sid;
       const raw = f[1] ?? '';
       // Device events are most of the stream: skip them without parsing.
-      if (!raw.includes('"type":"stage"') && !raw.includes('"type":"repair"')) continue;
+      if (!raw.includes('"type":"stage"') && !raw.includes('"type":"repair"') && !raw.includes('"type":"turn')) continue;
       const ev = JSON.parse(raw) as Record<string, unknown>;
       const time = num(ev.time);
       if (ev.type === 'stage') {
@@ -311,9 +317,11 @@ export async function timeline(store: CampaignStore, c: CampaignRecord, samples:
       } else if (ev.type === 'repair') {
         repairs.push({ time, round: num(ev.round), fragments: num(ev.fragments), worst: ev.worst });
         scheduled.push({ time, n: (n += num(ev.fragments)) });
+      } else if (ev.type === 'turnWait' || ev.type === 'turnStart' || ev.type === 'turnEnd') {
+        turns.push({ ...ev, time });
       }
     }
     if (evs.length < 5000) break;
   }
-  return { stages, repairs, scheduled, sent: samples };
+  return { stages, repairs, scheduled, sent: samples, turns };
 }

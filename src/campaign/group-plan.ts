@@ -1,6 +1,7 @@
 /**
  * Planning one multicast group of a campaign (pure): the planner run with the group's region, class and multicast
- * parameters, and the gateway-airtime share of the groups that broadcast at the same time.
+ * parameters. A group's plan is its own: groups through common gateways take turns (airtime-budget.ts), so during
+ * its turn a group has its gateways to itself.
  */
 import { subBandFor } from '../codec/region.js';
 import type { BudgetGroup } from './airtime-budget.js';
@@ -10,7 +11,7 @@ import type { CampaignSpec } from './schema.js';
 
 type SpecLike = Pick<CampaignSpec, 'multicast' | 'fragmentation' | 'timing'>;
 
-export function planGroup(spec: SpecLike, key: GroupKey, imageBytes: number, minFragmentIntervalMs?: number): Plan {
+export function planGroup(spec: SpecLike, key: GroupKey, imageBytes: number): Plan {
   const m = groupParams(spec, key);
   const own = key.region === spec.multicast.region;
   try {
@@ -34,7 +35,6 @@ export function planGroup(spec: SpecLike, key: GroupKey, imageBytes: number, min
       classCMarginMs: m.classCMarginMs,
       dwellTime: m.dwellTime,
       repeaterCompatible: m.repeaterCompatible,
-      minFragmentIntervalMs,
       deviceLimits: spec.fragmentation.deviceLimits,
     });
   } catch (e) {
@@ -44,7 +44,7 @@ export function planGroup(spec: SpecLike, key: GroupKey, imageBytes: number, min
   }
 }
 
-/** The group as the airtime budget sees it. */
+/** The group as the turn-taking on gateways sees it (airtime-budget.ts). */
 export function budgetOf(spec: SpecLike, key: GroupKey, plan: Plan): BudgetGroup {
   const m = groupParams(spec, key);
   const band = subBandFor(m.region, m.frequencyHz);

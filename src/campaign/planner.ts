@@ -34,8 +34,6 @@ export interface PlanInput {
   dwellTime?: boolean | undefined;
   /** The network keeps payloads repeater compatible (ChirpStack `repeater_compatible`; default off). */
   repeaterCompatible?: boolean | undefined;
-  /** Least spacing between fragments: the group's share of gateways it shares with other groups (airtime-budget.ts). */
-  minFragmentIntervalMs?: number | undefined;
   /** The devices' fragment-decoder limits, when the spec states them (`fragmentation.deviceLimits`). */
   deviceLimits?: { maxFragments?: number | undefined; maxFragSize?: number | undefined } | undefined;
 }
@@ -148,8 +146,13 @@ export function planCampaign(p: PlanInput): Plan {
   const busyMs = p.gatewayCount * fragmentAirtimeMs;
   const dutyMs = band.dutyCycle < 1 ? Math.ceil(fragmentAirtimeMs / band.dutyCycle / SCHEDULER_INTERVAL_MS) * SCHEDULER_INTERVAL_MS : 0;
   let fragmentIntervalMs = Math.max(fragmentAirtimeMs, dutyMs, p.groupType === 'C' ? p.gatewayCount * margin : 0);
-  if (p.groupType === 'B') fragmentIntervalMs = Math.max(fragmentIntervalMs, 2 ** p.classBPeriodicity * 1000);
-  fragmentIntervalMs = Math.max(fragmentIntervalMs, p.minFragmentIntervalMs ?? 0);
+  if (p.groupType === 'B') {
+    // A Class B item leaves at the first ping slot after ChirpStack's margin, so two fragments enqueued one
+    // interval apart may leave up to one ping period closer: the duty-cycle spacing keeps that much slack (else
+    // a gateway that enforces its duty cycle refuses every other fragment).
+    const pingMs = 2 ** p.classBPeriodicity * 1000;
+    fragmentIntervalMs = Math.max(fragmentIntervalMs, pingMs, dutyMs > 0 ? dutyMs + pingMs : 0);
+  }
   fragmentIntervalMs = Math.ceil(fragmentIntervalMs);
 
   const statusWindowMs = 2 ** (p.blockAckDelay + 4) * 1000;

@@ -61,8 +61,22 @@ export interface GroupState {
     sentN: number;
   };
   repair: { rounds: number; lossCap?: number };
+  /**
+   * The group's turn on the gateways it shares with other groups (src/campaign/airtime-budget.ts): since when it
+   * waits for it (`fromMs`), when it began (`startMs`) and ended (`endMs`), and how long the group waited in all.
+   * Set for every group that runs when the set-up ends; absent in a state stored before groups took turns (such
+   * a group sends whenever its frames are due).
+   */
+  turn?: GroupTurn;
   fragmentsSent: number;
   airtimeMs: number;
+}
+
+export interface GroupTurn {
+  fromMs: number;
+  startMs?: number;
+  endMs?: number;
+  waitedMs: number;
 }
 
 export interface CampaignState {

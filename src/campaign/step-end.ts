@@ -28,7 +28,23 @@ export function report(c: CampaignState, devices: ReadonlyMap<string, DeviceStat
   };
 }
 
-/** Per multicast group: its key, devices, how many were updated, fragments, repair rounds and airtime. */
+/**
+ * A group's turn on its gateways (src/campaign/airtime-budget.ts), in seconds from the campaign's start: when it
+ * began and ended, and how long the group waited for it (empty for a state stored before groups took turns).
+ */
+export function turnFigures(c: CampaignState, g: CampaignState['groups'][0]): Record<string, number> {
+  const t = g.turn;
+  if (!t) return {};
+  if (t.startMs === undefined) return { waitedSeconds: Math.round(t.waitedMs / 1000) };
+  const from = c.startedAtMs ?? t.startMs;
+  return {
+    turnStartSeconds: Math.round((t.startMs - from) / 1000),
+    ...(t.endMs !== undefined ? { turnEndSeconds: Math.round((t.endMs - from) / 1000) } : {}),
+    waitedSeconds: Math.round(t.waitedMs / 1000),
+  };
+}
+
+/** Per multicast group: its key, devices, how many were updated, fragments, repair rounds, airtime and turn. */
 export function groupFigures(c: CampaignState, devices: ReadonlyMap<string, DeviceState>): Record<string, unknown>[] {
   return c.groups.map((g, gi) => {
     let n = 0;
@@ -49,6 +65,7 @@ export function groupFigures(c: CampaignState, devices: ReadonlyMap<string, Devi
       fragmentsSent: g.fragmentsSent,
       repairRounds: g.repair.rounds,
       airtimeSeconds: g.airtimeMs / 1000,
+      ...turnFigures(c, g),
       ...groupSavingFigures(c, g),
     };
   });

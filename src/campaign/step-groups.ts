@@ -1,6 +1,6 @@
 /**
  * The multicast groups of a campaign step (pure): creating a group when a device of a new key is discovered,
- * planning the groups' sessions together when the set-up ends (they share the airtime of common gateways), and
+ * starting the groups when the set-up ends, taking turns on common gateways (src/campaign/airtime-budget.ts), and
  * each group's own session -> broadcast <-> status -> apply -> cleanup -> done, run on its own devices.
  */
 import { pace } from './pacing.js';
@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { encodeCommands } from '../codec/frame.js';
 import { gpsToUnixMs, unixMsToGps } from '../codec/gpstime.js';
 import { mcSessionKeys } from '../codec/keys.js';
-import { sharedIntervals } from './airtime-budget.js';
+import { commonGateways, contended, planTurns, shareGateways, turnsToStart, waitsFor, type BudgetGroup, type TurnState } from './airtime-budget.js';
 import { finish, type MachineContext } from './device-machine.js';
 import { apply, count, type Draft } from './draft.js';
 import type { Effect } from './effects.js';
@@ -16,7 +16,7 @@ import { budgetOf, imageBytesOf, planGroup } from './group-plan.js';
 import { groupKeyOf, groupParams, keyString, sameKey, type GroupKey, type ProfileFacts } from './grouping.js';
 import { baseVersions, imageBytesFor } from './images.js';
 import { groupImageFigures } from './savings.js';
-import { STAGES, type DeviceState, type Stage } from './model.js';
+import { STAGES, type DevicePhase, type DeviceState, type Stage } from './model.js';
 import { checkApply, evaluateStatus } from './repair-round.js';
 import type { CampaignState, GroupState } from './state.js';
 
@@ -25,6 +25,15 @@ const CLASS_B_MARGIN_MS = 5000;
 
 /** The stages a group runs on its own. */
 const GROUP_STAGES: readonly Stage[] = ['session', 'broadcast', 'status', 'apply', 'cleanup'];
+
+/** The stages in which a group sends multicast frames (or opens the session its frames go to). */
+const MULTICAST_STAGES: readonly Stage[] = ['session', 'broadcast', 'status'];
+
+/**
+ * Phases of a pending device that may still need its group's multicast during apply: a session to open, or
+ * fragments (a device whose DevUpgradeImageAns says "no image" goes back to listening and gets a repair round).
+ */
+const AWAITING_MULTICAST: readonly DevicePhase[] = ['ready', 'session', 'listening', 'complete', 'upgrade'];
 
 /**
  * McAddr and McKey of group i > 0, derived from the first group's (drawn by the caller): distinct per group, and
@@ -108,36 +117,147 @@ export function mergeDraft(d: Draft, sub: Draft, gi: number, groups: number): vo
 }
 
 /**
- * The set-up is over: plan the groups that have ready devices together (shared gateways, shared airtime budget),
- * create them in ChirpStack and set each one's session. Groups without a ready device end here.
+ * The set-up is over: create the groups that have ready devices in ChirpStack and queue them for their turns on
+ * their gateways; those whose gateways are free start at once (their session is set now), the others when the
+ * groups ahead of them are through. Groups without a ready device end here.
  */
 export function startSessions(c: CampaignState, d: Draft, ctxOf: (gi: number) => MachineContext, now: number, effects: Effect[]): void {
-  const spec = c.spec;
   const active = c.groups.map((_, gi) => [...d.devices.values()].some((s) => (s.g ?? 0) === gi && s.p === 'ready'));
-  const running = c.groups.filter((_, gi) => active[gi]);
-  const intervals = sharedIntervals(running.map((g) => budgetOf(spec, g.key, g.plan)));
-  let k = 0;
+  const waiting = new Set<number>();
   c.groups.forEach((g, gi) => {
     if (!active[gi]) {
       g.stage = 'done';
       return;
     }
-    const interval = intervals[k++]!;
-    if (interval > g.plan.fragmentIntervalMs) g.plan = planGroup(spec, g.key, imageBytesOf(g.plan), interval);
-    const m = groupParams(spec, g.key);
     groupSetUpEffects(c, gi, d, effects);
-    // The session request reaches each device on its next uplink; leave room for its retries (up to five lost
-    // downlinks), so that hardly any device opens its window late: a late device needs more fragments than its
-    // radio losses alone, and the whole fleet would pay for them.
-    const mctx = ctxOf(gi);
-    const uplinkMs = spec.timing.uplinkIntervalS * 1000;
-    const attempts = Math.min(spec.timing.unicastRetries + 1, 6);
-    const timeGps = unixMsToGps(now + attempts * mctx.answerTimeoutMs + uplinkMs);
-    const startMs = gpsToUnixMs(timeGps);
-    const lengthS = m.groupType === 'C' ? 2 ** g.plan.sessionTimeOut : 128 * 2 ** g.plan.sessionTimeOut;
-    g.session = { timeGps, startMs, endMs: startMs + lengthS * 1000 };
+    // Each group broadcasts at its own plan's interval: during its turn it has its gateways to itself.
+    g.turn = { fromMs: now, waitedMs: 0 };
     g.stage = 'session';
+    waiting.add(gi);
   });
+  turnPlanEvent(c, d, ctxOf, now);
+  takeTurns(c, d, ctxOf, now, waiting);
+}
+
+/**
+ * The group's multicast session, starting now. The session request reaches each device on its next uplink; leave
+ * room for its retries (up to five lost downlinks), so that hardly any device opens its window late: a late
+ * device needs more fragments than its radio losses alone, and the whole fleet would pay for them.
+ */
+function sessionFrom(c: CampaignState, g: GroupState, mctx: MachineContext, now: number): NonNullable<GroupState['session']> {
+  const spec = c.spec;
+  const m = groupParams(spec, g.key);
+  const uplinkMs = spec.timing.uplinkIntervalS * 1000;
+  const attempts = Math.min(spec.timing.unicastRetries + 1, 6);
+  const timeGps = unixMsToGps(now + attempts * mctx.answerTimeoutMs + uplinkMs);
+  const startMs = gpsToUnixMs(timeGps);
+  const lengthS = m.groupType === 'C' ? 2 ** g.plan.sessionTimeOut : 128 * 2 ** g.plan.sessionTimeOut;
+  return { timeGps, startMs, endMs: startMs + lengthS * 1000 };
+}
+
+/**
+ * Expected length of a group's turn: the session request's lead, the first broadcast at the group's own
+ * interval, one status round and the DevUpgradeImageReq exchange (the turn lasts until every device has said
+ * whether it has the image).
+ */
+export function turnEstimateMs(c: CampaignState, g: GroupState, answerTimeoutMs: number): number {
+  const t = c.spec.timing;
+  const uplinkMs = t.uplinkIntervalS * 1000;
+  const leadMs = Math.min(t.unicastRetries + 1, 6) * answerTimeoutMs + uplinkMs + 1000;
+  const broadcastMs = (g.plan.nbFrag + g.plan.initialCoded) * g.plan.fragmentIntervalMs;
+  return leadMs + broadcastMs + g.plan.statusWindowMs + 1.5 * uplinkMs + answerTimeoutMs;
+}
+
+/**
+ * With several groups on common gateways, the expected turns (from now) and the campaign's ETA they make: one
+ * after the other on common gateways, side by side on disjoint ones; after a group's turn its devices reboot and
+ * are asked their version.
+ */
+function turnPlanEvent(c: CampaignState, d: Draft, ctxOf: (gi: number) => MachineContext, now: number): void {
+  const idx = c.groups.flatMap((g, gi) => (g.turn ? [gi] : []));
+  const budgets = idx.map((gi) => budgetOf(c.spec, c.groups[gi]!.key, c.groups[gi]!.plan));
+  if (!budgets.some((_, k) => contended(budgets, k))) return;
+  const turnMs = idx.map((gi) => turnEstimateMs(c, c.groups[gi]!, ctxOf(gi).answerTimeoutMs));
+  const turns = planTurns(budgets.map((b, k) => ({ ...b, turnMs: turnMs[k]! })));
+  const tailMs = (gi: number) => c.spec.timing.rebootDelayS * 1000 + 2 * ctxOf(gi).answerTimeoutMs;
+  const endMs = Math.max(...idx.map((gi, k) => turns[k]!.endMs + tailMs(gi)));
+  d.events.push({
+    type: 'turnPlan',
+    groups: idx.map((gi, k) => ({
+      group: gi,
+      key: keyString(c.groups[gi]!.key),
+      startInSeconds: Math.round(turns[k]!.startMs / 1000),
+      endInSeconds: Math.round(turns[k]!.endMs / 1000),
+      fragmentIntervalMs: turns[k]!.intervalMs,
+    })),
+    etaSeconds: Math.ceil((now - (c.startedAtMs ?? now) + endMs) / 1000),
+  });
+}
+
+/** Where a group is with respect to its turn on its gateways. */
+export function turnStateOf(g: GroupState): TurnState {
+  if (!isGroupRunning(g)) return 'free';
+  // Stored before groups took turns: the group runs whenever it is due.
+  if (!g.turn) return 'hold';
+  if (g.turn.startMs === undefined) return 'wait';
+  return g.turn.endMs === undefined ? 'hold' : 'free';
+}
+
+/** Whether a group still needs its gateways: its multicast stage, or devices that may still need a repair round. */
+function needsAirtime(g: GroupState, gi: number, d: Draft): boolean {
+  if (MULTICAST_STAGES.includes(g.stage)) return true;
+  if (g.stage !== 'apply') return false;
+  for (const s of d.devices.values()) if ((s.g ?? 0) === gi && s.s === 'Pending' && AWAITING_MULTICAST.includes(s.p)) return true;
+  return false;
+}
+
+/**
+ * Turn-taking on common gateways, after the groups' stages of this step: a holding group that no longer needs its
+ * gateways gives them up; a group whose turn was over but that needs them again (a repair round it could not
+ * finish in its turn) queues again; waiting groups whose gateways are free start their turn, their session set
+ * from now. `waiting`: groups that began to wait in this step (announced with a `turnWait` event if they still
+ * wait). Returns whether a turn started.
+ *
+ * A group's turn covers its session, broadcast, status and repair rounds, and lasts until every device of it has
+ * said whether it has the image: every repair round it can need happens within its turn, before the next group
+ * on its gateways starts.
+ */
+export function takeTurns(c: CampaignState, d: Draft, ctxOf: (gi: number) => MachineContext, now: number, waiting: Set<number> = new Set()): boolean {
+  const budgets: BudgetGroup[] = c.groups.map((g) => budgetOf(c.spec, g.key, g.plan));
+  // Only groups that took part in the turns (those that ran when the set-up ended) can make one another wait.
+  const inTurns = c.groups.map((g) => g.turn !== undefined);
+  const busy = (gi: number) => c.groups.some((_, j) => j !== gi && inTurns[j] && shareGateways(budgets[gi]!, budgets[j]!));
+  const ev = (type: string, gi: number, extra: Record<string, unknown>) => d.events.push({ type, group: gi, key: keyString(c.groups[gi]!.key), ...extra });
+  c.groups.forEach((g, gi) => {
+    const t = g.turn;
+    if (!t) return;
+    const state = turnStateOf(g);
+    if (state === 'hold' && !needsAirtime(g, gi, d)) {
+      t.endMs = now;
+      if (busy(gi)) ev('turnEnd', gi, { heldSeconds: Math.round((now - t.startMs!) / 1000) });
+    } else if (state === 'free' && isGroupRunning(g) && MULTICAST_STAGES.includes(g.stage)) {
+      g.turn = { fromMs: now, waitedMs: t.waitedMs };
+      waiting.add(gi);
+    }
+  });
+  const states = c.groups.map(turnStateOf);
+  let started = false;
+  for (const gi of turnsToStart(budgets, states)) {
+    const g = c.groups[gi]!;
+    const t = g.turn!;
+    t.startMs = now;
+    t.waitedMs += now - t.fromMs;
+    if (!g.session) g.session = sessionFrom(c, g, ctxOf(gi), now);
+    states[gi] = 'hold';
+    started = true;
+    if (busy(gi)) ev('turnStart', gi, { waitedSeconds: Math.round((now - t.fromMs) / 1000), fragmentIntervalMs: g.plan.fragmentIntervalMs, sessionStartMs: g.session.startMs });
+  }
+  for (const gi of waiting) {
+    if (states[gi] !== 'wait') continue;
+    const ahead = waitsFor(budgets, states, gi);
+    ev('turnWait', gi, { waitsFor: ahead, gateways: [...new Set(ahead.flatMap((j) => commonGateways(budgets[gi]!, budgets[j]!)))] });
+  }
+  return started;
 }
 
 /**
@@ -178,6 +298,8 @@ export function groupDecision(c: CampaignState, gi: number, d: Draft, mctx: Mach
   const g = c.groups[gi]!;
   switch (g.stage) {
     case 'session': {
+      // Waiting for its turn: no session yet.
+      if (!g.session) return undefined;
       // Broadcast once every device that is still being offered the session has its window open: a device whose
       // request was lost and re-sent opens later, and would otherwise need many more fragments than its losses.
       const start = g.session?.startMs ?? now;
@@ -211,8 +333,9 @@ export function groupPacing(c: CampaignState, gi: number, now: number, nextStage
   const spec = c.spec;
   const uplinkMs = spec.timing.uplinkIntervalS * 1000;
   let delay = uplinkMs / 4;
-  // No multicast frame before the ChirpStack group is ready (its set-up is re-sent until it is).
-  if (!g.ready) return { nextStage, delay };
+  // No multicast frame before the ChirpStack group is ready (its set-up is re-sent until it is), nor outside the
+  // group's turn on its gateways.
+  if (!g.ready || turnStateOf(g) !== 'hold') return { nextStage, delay };
   if (g.stage === 'broadcast') {
     // One fragment when it is due, with an expiry (src/campaign/pacing.ts): ChirpStack's queue stays empty between
     // fragments, so its Class C margin never spaces them closer than the plan.
@@ -246,12 +369,21 @@ export function isGroupRunning(g: GroupState): boolean {
   return GROUP_STAGES.includes(g.stage);
 }
 
-/** The campaign's stage once its groups run: the earliest stage of a group still running, or done. */
+/**
+ * The campaign's stage once its groups run: the earliest stage of a group still running, or done. A group waiting
+ * for its turn does not count (it has not started): the campaign is in the stage of the groups on air, and goes
+ * back to `session` when a later group's turn starts.
+ */
 export function aggregateStage(c: CampaignState): Stage {
   let best: Stage = 'done';
+  let waiting = false;
   for (const g of c.groups) {
     if (g.stage === 'done') continue;
+    if (turnStateOf(g) === 'wait') {
+      waiting = true;
+      continue;
+    }
     if (STAGES.indexOf(g.stage as (typeof STAGES)[number]) < STAGES.indexOf(best as (typeof STAGES)[number])) best = g.stage;
   }
-  return best;
+  return best === 'done' && waiting ? 'session' : best;
 }

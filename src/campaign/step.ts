@@ -5,7 +5,8 @@
  *
  * prepare -> group -> setup -> session -> broadcast <-> status -> apply -> cleanup -> done
  * From the session on, each multicast group of the campaign (src/campaign/grouping.ts) runs these stages on its
- * own devices (src/campaign/step-groups.ts); the campaign's stage is the earliest of its running groups'.
+ * own devices (src/campaign/step-groups.ts), groups through common gateways one after the other
+ * (src/campaign/airtime-budget.ts); the campaign's stage is the earliest of its groups on air.
  */
 import { count, newDraft, type Draft } from './draft.js';
 import type { Effect } from './effects.js';
@@ -14,7 +15,7 @@ import { FINAL_STAGES, type DeviceState, type Stage } from './model.js';
 import type { CampaignState } from './state.js';
 import { contexts, dispatch, foldAnswers, machineContext, needsKeys, type DeviceAnswer } from './step-devices.js';
 import { cancel, endCampaign, report } from './step-end.js';
-import { aggregateStage, assignGroups, groupDecision, groupSetUpEffects, groupPacing, isGroupRunning, mergeDraft, startSessions, subDraft } from './step-groups.js';
+import { aggregateStage, assignGroups, groupDecision, groupSetUpEffects, groupPacing, isGroupRunning, mergeDraft, startSessions, subDraft, takeTurns } from './step-groups.js';
 
 export { machineContext, needsKeys, sessionCntsSent, versionsOf, type DeviceAnswer } from './step-devices.js';
 export { report } from './step-end.js';
@@ -174,6 +175,10 @@ export function step(input: StepInput): StepResult {
     grp.stage = next;
     if (next === 'done' && grp.groupId) effects.push({ kind: 'deleteGroup', group: gi, groupId: grp.groupId });
   }
+  // Groups through common gateways take turns (src/campaign/airtime-budget.ts): one that is through hands over
+  // to the next, whose session requests go out on the next step, at once.
+  let turnStarted = false;
+  if (state.stage !== 'setup') turnStarted = takeTurns(state, d, (gi) => machineContext(state, state.groups[gi]!, now), now);
   if (state.stage !== 'setup' || campaignNext) {
     const agg = aggregateStage(state);
     if (agg === 'done') {
@@ -187,6 +192,6 @@ export function step(input: StepInput): StepResult {
       return result(state, d, effects, now);
     }
   }
-  if (nextStages.size) return result(state, d, effects, now);
+  if (nextStages.size || turnStarted) return result(state, d, effects, now);
   return result(state, d, effects, now + delay);
 }

@@ -1,7 +1,8 @@
 /**
  * Campaign events as log lines. The pipeline writes its events to each campaign's event stream; this turns them
  * into info-level lines that carry the campaign id: stage changes, repair rounds (fragments and the estimate
- * behind them), each device reaching a final status with its reason, and the end of the campaign with counts.
+ * behind them), the turns of multicast groups on shared gateways (who waits for whom, when a turn starts and
+ * ends), each device reaching a final status with its reason, and the end of the campaign with counts.
  * It only reads events, so it works with whatever writes them: a worker can pass the events it just wrote, or
  * `followCampaignLogs` (in `serve`) tails every active campaign's stream.
  */
@@ -39,6 +40,10 @@ function fields(ev: Record<string, unknown>, drop: string[]): Record<string, unk
   return out;
 }
 
+function list(v: unknown): string {
+  return Array.isArray(v) ? v.map(String).join(', ') : String(v);
+}
+
 /** The log lines of a batch of events of one campaign (in stream order). Pure apart from `state`. */
 export function campaignLogLines(campaignId: string, events: Iterable<Record<string, unknown>>, state: CampaignLogState = newLogState()): LogLine[] {
   const lines: LogLine[] = [];
@@ -59,6 +64,22 @@ export function campaignLogLines(campaignId: string, events: Iterable<Record<str
           obj: { ...base, round: ev.round, fragments: ev.fragments, devices: ev.devices, worst: ev.worst },
           msg: `repair round ${String(ev.round)}: ${String(ev.fragments)} more fragments`,
         });
+        break;
+      case 'turnPlan':
+        lines.push({ level: 'info', obj: { ...base, ...fields(ev, ['id', 'type', 'time']) }, msg: `groups on shared gateways take turns: ETA ${String(ev.etaSeconds)} s` });
+        break;
+      case 'turnWait':
+        lines.push({
+          level: 'info',
+          obj: { ...base, ...fields(ev, ['id', 'type', 'time']) },
+          msg: `group ${String(ev.group)} (${String(ev.key)}) waits for its turn: gateways ${list(ev.gateways)} busy with group ${list(ev.waitsFor)}`,
+        });
+        break;
+      case 'turnStart':
+        lines.push({ level: 'info', obj: { ...base, ...fields(ev, ['id', 'type', 'time']) }, msg: `group ${String(ev.group)} (${String(ev.key)}) starts its turn after ${String(ev.waitedSeconds)} s` });
+        break;
+      case 'turnEnd':
+        lines.push({ level: 'info', obj: { ...base, ...fields(ev, ['id', 'type', 'time']) }, msg: `group ${String(ev.group)} (${String(ev.key)}) ends its turn after ${String(ev.heldSeconds)} s` });
         break;
       case 'device': {
         const eui = typeof ev.devEui === 'string' ? ev.devEui : '';

@@ -4,13 +4,16 @@
  * The fields of the campaign's first multicast group are stored flat (as before campaigns split), with its key
  * (`gGroup`, e.g. "EU868/C/v1") and stage (`gStage`); every further group i is one JSON field `g<i>` plus its McKey
  * in `g<i>.mcKey` (hidden from the API view like every field ending in "key"), and `groups` counts them.
+ * A group's turn on shared gateways is stored flat for the first group (`turnFromMs`, `turnStartMs`, `turnEndMs`,
+ * `turnWaitedMs`) and as `turn: [fromMs, startMs, endMs, waitedMs]` (null: not yet) in the JSON of the others; a
+ * state stored before groups took turns has neither.
  */
 import { defaultKey, keyString, type GroupKey } from '../campaign/grouping.js';
 import { parseImages } from '../campaign/images.js';
 import { FINAL_STAGES, STAGES, type Stage } from '../campaign/model.js';
 import { REGION_NAMES, type RegionName } from '../codec/region.js';
 import type { Plan } from '../campaign/planner.js';
-import type { CampaignState, GroupState, McPending } from '../campaign/state.js';
+import type { CampaignState, GroupState, GroupTurn, McPending } from '../campaign/state.js';
 import type { CampaignRecord } from './campaign-store.js';
 import { open, seal } from './secrets.js';
 
@@ -82,6 +85,24 @@ export function keyField(k: GroupKey): string {
   return keyString(k);
 }
 
+/** The first group's turn from its flat fields (absent when `turnFromMs` is). */
+function parseTurn(d: Record<string, string>): GroupTurn | undefined {
+  const fromMs = optNum(d, 'turnFromMs');
+  if (fromMs === undefined) return undefined;
+  const startMs = optNum(d, 'turnStartMs');
+  const endMs = optNum(d, 'turnEndMs');
+  return { fromMs, ...(startMs !== undefined ? { startMs } : {}), ...(endMs !== undefined ? { endMs } : {}), waitedMs: num(d, 'turnWaitedMs', 0) };
+}
+
+/** A further group's `turn` as stored in its JSON, [fromMs, startMs, endMs, waitedMs] (absent: stored before turns). */
+function parseExtraTurn(v: unknown, field: string): GroupTurn | undefined {
+  if (v === undefined) return undefined;
+  const ok = Array.isArray(v) && v.length === 4 && typeof v[0] === 'number' && typeof v[3] === 'number' && [v[1], v[2]].every((x) => x === null || typeof x === 'number');
+  if (!ok) throw new StateError(field, `expected [fromMs, startMs, endMs, waitedMs], got ${JSON.stringify(v)}`);
+  const [fromMs, startMs, endMs, waitedMs] = v as [number, number | null, number | null, number];
+  return { fromMs, ...(startMs !== null ? { startMs } : {}), ...(endMs !== null ? { endMs } : {}), waitedMs };
+}
+
 function parseStage(v: string, field: string): Stage {
   if (!ALL_STAGES.includes(v as Stage)) throw new StateError(field, `unknown stage ${JSON.stringify(v)}`);
   return v as Stage;
@@ -110,13 +131,15 @@ function parseExtraGroup(d: Record<string, string>, i: number): GroupState {
   for (const f of ['mcGroupId', 'mcAddr', 'mcFCnt', 'fragAirMs', 'fragmentsSent', 'airtimeMs'] as const) {
     if (typeof o[f] !== 'number') throw new StateError(`${field}.${f}`, 'missing or not a number');
   }
-  const g = { ...o, key: parseKey(o.key, `${field}.key`), plan: parsePlan(JSON.stringify(o.plan)), mcKeyHex } as unknown as GroupState;
+  const turn = parseExtraTurn(o.turn, `${field}.turn`);
+  const { turn: _t, ...rest } = o;
+  const g = { ...rest, key: parseKey(o.key, `${field}.key`), plan: parsePlan(JSON.stringify(o.plan)), ...(turn ? { turn } : {}), mcKeyHex } as unknown as GroupState;
   return g;
 }
 
 function serialiseExtraGroup(g: GroupState): string {
-  const { mcKeyHex: _k, key, ...rest } = g;
-  return JSON.stringify({ ...rest, key: keyField(key) });
+  const { mcKeyHex: _k, key, turn, ...rest } = g;
+  return JSON.stringify({ ...rest, ...(turn ? { turn: [turn.fromMs, turn.startMs ?? null, turn.endMs ?? null, turn.waitedMs] } : {}), key: keyField(key) });
 }
 
 /** Parses the campaign record's pipeline fields. Throws a StateError naming the field on bad input. */
@@ -137,6 +160,7 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
   const lossCap = optNum(d, 'lossCap');
   const mcPending = parsePending(d.mcPending);
   const timeGps = optNum(d, 'sessionTimeGps');
+  const turn = parseTurn(d);
   const group: GroupState = {
     key: d.gGroup ? parseKey(d.gGroup, 'gGroup') : { ...defaultKey(c.spec), rule },
     stage: d.gStage ? parseStage(d.gStage, 'gStage') : legacyGroupStage(c.stage),
@@ -155,6 +179,7 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
     broadcast: { startMs: num(d, 'bStartMs', 0), startN: num(d, 'bStartN', 1), nextN: num(d, 'nextN', 1), targetN: num(d, 'targetN', 0) },
     status: { ...(askedAt !== undefined ? { askedAt } : {}), sentN: num(d, 'statusSentN', 0) },
     repair: { rounds: num(d, 'rounds', 0), ...(lossCap !== undefined ? { lossCap } : {}) },
+    ...(turn ? { turn } : {}),
     fragmentsSent: num(d, 'fragmentsSent', 0),
     airtimeMs: num(d, 'airtimeMs', 0),
   };
@@ -230,6 +255,10 @@ export function serialiseCampaignState(s: CampaignState): Record<string, string>
     sessionTimeGps: str(g.session?.timeGps),
     sessionStartMs: str(g.session?.startMs),
     sessionEndMs: str(g.session?.endMs),
+    turnFromMs: str(g.turn?.fromMs),
+    turnStartMs: str(g.turn?.startMs),
+    turnEndMs: str(g.turn?.endMs),
+    turnWaitedMs: str(g.turn?.waitedMs),
     lastDeviceStepMs: str(s.lastDeviceStepMs),
     ansCursor: s.ansCursor,
     ...extra,

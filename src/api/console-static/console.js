@@ -193,6 +193,7 @@
   refresh().then(() => {
     for (const s of tl.stages) addEvent({ type: 'stage', time: s.time, stage: s.stage });
     for (const r of tl.repairs) addEvent({ type: 'repair', time: r.time, round: r.round, fragments: r.fragments });
+    for (const t of tl.turns || []) addEvent(t);
     if (summary && summary.final) return;
     const es = new EventSource(api + '/events');
     es.addEventListener('campaign', (m) => {
