@@ -87,6 +87,19 @@ describe('step: set-up', () => {
     expect(step({ state: late, devices, answers: [], now: NOW }).state.stage).toBe('setup');
   });
 
+  it('waits 4 answer time-outs only once 99 in 100 are ready', () => {
+    const devices = ready(100);
+    const lagging = { p: 'discover', s: 'Pending', t: NOW, lw: '1.0', v: [0, 0, 1, 0], o: { port: 201, hex: '00', at: NOW - 1000, n: 1, ok: true } } as const;
+    devices.set(euiOf(99), { ...lagging, v: [0, 0, 1, 0] });
+    const early = handState('setup', { devices: 100, data: { setupStartedMs: NOW - 4 * answerTimeoutMs + 1 } });
+    expect(step({ state: early, devices, answers: [], now: NOW }).state.stage).toBe('setup');
+    const later = handState('setup', { devices: 100, data: { setupStartedMs: NOW - 4 * answerTimeoutMs } });
+    expect(step({ state: later, devices, answers: [], now: NOW }).state.stage).toBe('session');
+    // Two of a hundred not ready: the 90 % rule applies (8 time-outs).
+    devices.set(euiOf(98), { ...lagging, v: [0, 0, 1, 0] });
+    expect(step({ state: later, devices, answers: [], now: NOW }).state.stage).toBe('setup');
+  });
+
   it('fails when no device completed the set-up, and cleans up: devices told, group deleted, released', () => {
     const s = handState('setup', { devices: 3, data: { setupStartedMs: NOW - 60_000 } });
     // Two devices timed out in discovery; one was given the group and then refused the session (SessionCntReplay).

@@ -136,7 +136,11 @@ export function step(input: StepInput): StepResult {
       // Stragglers do not hold the fleet back for ever: once nine devices in ten are ready and every device had
       // time for its four exchanges twice over, the session is set; late devices get a later start of it.
       const ready = count(d, (s) => s.p === 'ready');
-      const overdue = now >= (state.setupStartedMs ?? now) + 8 * answerTimeoutMs && ready >= 0.9 * d.devices.size;
+      // Stragglers are waited for, but not for ever: the last few per cent of a large fleet would hold everyone
+      // back by several uplink intervals. Once 99 % are ready they get 4 answer time-outs, once 90 % are, 8. A
+      // device set up later still joins the session (its request starts no earlier than it can arrive).
+      const since = now - (state.setupStartedMs ?? now);
+      const overdue = (since >= 4 * answerTimeoutMs && ready >= 0.99 * d.devices.size) || (since >= 8 * answerTimeoutMs && ready >= 0.9 * d.devices.size);
       if (waiting === 0 || overdue) {
         if (ready === 0) {
           const c = endCampaign(state, d, now, { stage: 'failed', error: 'no device completed the set-up' });

@@ -215,7 +215,9 @@ export async function assembleSimulation(o: SimulationOptions): Promise<Simulati
       out,
       redisUrl: virtual.redisUrl,
       prefix: virtual.prefix,
-      ...(virtual.quantumMs !== undefined ? { quantumMs: virtual.quantumMs } : {}),
+      // Windows of 1/15 uplink interval (5 s at least, 20 s at most): the service learns of an answer within a
+      // fraction of the time the device takes to uplink again, and a fleet on long intervals needs fewer windows.
+      quantumMs: virtual.quantumMs ?? Math.min(20_000, Math.max(5000, Math.round(interval / 15))),
       ...(virtual.stallMs !== undefined ? { stallMs: virtual.stallMs } : {}),
       ...(o.log ? { log: o.log } : {}),
     });
