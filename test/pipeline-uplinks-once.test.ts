@@ -66,4 +66,14 @@ describe('uplink answers: at least once, appended once', () => {
     const got = await store.readAnswers(campaignId, '0');
     expect(got.filter((a) => a.hex === '0199')).toHaveLength(1);
   });
+
+  it('a step reads every answer waiting, over as many pages as it takes', async () => {
+    const id = randomUUID();
+    const many = Array.from({ length: 23 }, (_, i) => ({ campaignId: id, devEui: i.toString(16).padStart(16, '0'), fPort: 201, hex: '01', timeMs: i, deduplicationId: randomUUID() }));
+    expect(await store.appendAnswers(many)).toBe(23);
+    const got = await store.readAnswers(id, '0', 5);
+    expect(got.map((a) => a.devEui)).toEqual(many.map((a) => a.devEui));
+    // From a cursor in the middle: the rest, in order.
+    expect((await store.readAnswers(id, got[9]!.id, 4)).map((a) => a.timeMs)).toEqual(many.slice(10).map((a) => a.timeMs));
+  });
 });

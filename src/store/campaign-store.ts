@@ -422,13 +422,24 @@ export class CampaignStore {
   }
 
   /** Answers after `afterId` (exclusive), oldest first. */
-  async readAnswers(id: string, afterId: string, count = 5000): Promise<Answer[]> {
-    const res = await this.redis.xrange(this.keys.answers(id), `(${afterId}`, '+', 'COUNT', count);
-    return res.map(([sid, f]) => {
-      const o: Record<string, string> = {};
-      for (let i = 0; i < f.length; i += 2) o[f[i]!] = f[i + 1]!;
-      return { id: sid, devEui: o.d ?? '', fPort: Number(o.p), hex: o.x ?? '', timeMs: Number(o.t) };
-    });
+  /**
+   * Every answer after `afterId`, oldest first, read in pages of `page`. All of them: a step that saw only part of
+   * the answers would time out the devices whose answers it had not read yet and send their requests again (after
+   * a status request, a fleet of 10,000 answers within seconds).
+   */
+  async readAnswers(id: string, afterId: string, page = 5000): Promise<Answer[]> {
+    const out: Answer[] = [];
+    let from = afterId;
+    for (;;) {
+      const res = await this.redis.xrange(this.keys.answers(id), `(${from}`, '+', 'COUNT', page);
+      for (const [sid, f] of res) {
+        const o: Record<string, string> = {};
+        for (let i = 0; i < f.length; i += 2) o[f[i]!] = f[i + 1]!;
+        out.push({ id: sid, devEui: o.d ?? '', fPort: Number(o.p), hex: o.x ?? '', timeMs: Number(o.t) });
+      }
+      if (res.length < page) return out;
+      from = res[res.length - 1]![0];
+    }
   }
 
   /** XADD arguments of one event (the stream keeps about the last 10,000). */
