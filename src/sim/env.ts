@@ -62,6 +62,11 @@ export interface SimEnv {
   close(): Promise<void>;
 }
 
+/** Decoder rows (fragments) a simulated device keeps for an image of `bytes` at 239 B fragments. */
+export function decoderRows(bytes: number): number {
+  return Math.min(16_383, Math.max(64, Math.ceil(Math.ceil(bytes / 239) / 32) * 32));
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -105,10 +110,13 @@ export async function startSimEnv(o: SimEnvOptions): Promise<SimEnv> {
     deviceClass: DEVICE_CLASS,
     firmwareVersion: versionToU32('1.0.0'),
     trustedKeys: [trusted],
-    // Decoder memory sized for the demo's images (up to 64 KiB at 239 B fragments, EU868 DR5), not for the largest block.
-    maxNbFrag: 320,
+    // Decoder memory sized for the image this run sends (at 239 B fragments, EU868 DR5, rounded up to 32
+    // fragments, at least 64), as a device built to take images of that size: not for the largest block TS004
+    // allows (16,383 rows would cost every simulated device megabytes). `--image-kib` above 74 needed this: a fixed
+    // 320 rows made every device refuse the session (NotEnoughMemory).
+    maxNbFrag: decoderRows(image.length),
     maxFragSize: 239,
-    maxLost: 320,
+    maxLost: decoderRows(image.length),
     uplinkIntervalMs,
     applicationName: 'lorafuota-demo',
     ...(o.mqttUrl ? { mqttUrl: o.mqttUrl } : { httpUrls: [`http://127.0.0.1:${httpPort}/`] }),
