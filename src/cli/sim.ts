@@ -145,7 +145,7 @@ export function register(program: Command): void {
     .option('--virtual-time', 'run on virtual time shared through Redis with workers started with --virtual-time')
     .option('--redis <url>', 'Redis of the deployment, for --virtual-time (env REDIS_URL, default redis://127.0.0.1:6379)')
     .option('--prefix <prefix>', 'key prefix of the deployment, for --virtual-time (env LORAFUOTA_PREFIX)', process.env.LORAFUOTA_PREFIX ?? 'lf')
-    .option('--quantum <ms>', 'virtual time: network events run in windows of this many ms (default 1000)')
+    .option('--quantum <ms>', 'virtual time: network events run in windows of this many ms (default: 1/15 of the uplink interval, within 5000..20000)')
     .option('--model <name>', 'loss model: uniform or gilbert-elliott', 'uniform')
     .option('--burst <frames>', 'mean loss-burst length for gilbert-elliott')
     .option('--bad <fraction>', 'share of devices with a 4x worse link', '0.1')
