@@ -60,7 +60,7 @@ export interface GroupState {
     /** Highest N sent when it was asked. */
     sentN: number;
   };
-  repair: { rounds: number; lossCap?: number };
+  repair: { rounds: number; lossCap?: number; fleetLoss?: number };
   fragmentsSent: number;
   airtimeMs: number;
 }
