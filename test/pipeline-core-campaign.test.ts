@@ -62,6 +62,24 @@ describe('a whole campaign in virtual time', () => {
   });
 });
 
+describe("repair sizing at fleet scale (the demo's block and radio, 300 devices)", () => {
+  // 24 KiB image (M = 104 fragments of 239 B), one gateway, LoRaMac-node and LBM v1 half and half, loss 0.1 (a tenth
+  // of the devices at 0.2), devices uplinking every 5 minutes: as the demo.
+  for (const seed of [3, 4]) {
+    it(`seed ${seed}: every device updated, at most 10 % more fragments than the oracle, in at most 2 rounds`, () => {
+      const h = new PipelineHarness({ devices: 300, loss: 0.1, seed, imageBytes: 24 * 1024, gateways: 1, marginMs: 2000, uplinkIntervalMs: 300_000 });
+      h.run();
+      expect(h.state.stage).toBe('done');
+      expect(h.byStatus()).toEqual({ Updated: 300 });
+      expect(h.state.groups[0].plan.nbFrag).toBe(104);
+      const { sent, oracle } = fragmentCheck(h);
+      expect(sent).toBeGreaterThanOrEqual(oracle);
+      expect(sent).toBeLessThanOrEqual(Math.floor(oracle * 1.1));
+      expect(h.state.groups[0].repair.rounds).toBeLessThanOrEqual(2);
+    });
+  }
+});
+
 describe('repair sizing by stack (TS004 v1 and v2 counters)', () => {
   const cases: [string, ConstructorParameters<typeof PipelineHarness>[0]][] = [
     ['LoRaMac-node (v1: cumulative lost uncoded)', { devices: 20, loss: 0.2, seed: 21, mix: { 'loramac-node': 1 } }],

@@ -115,8 +115,8 @@ describe('a campaign over three device profiles through two gateways', () => {
     const fields = serialiseCampaignState(h.state);
     expect(fields.groups).toBe('3');
     expect(Object.keys(fields).filter((k) => /^g\d/.test(k)).sort()).toEqual(['g1', 'g1.mcKey', 'g2', 'g2.mcKey']);
-    // Small: a group beyond the first is one JSON field of well under a kilobyte.
-    for (const k of ['g1', 'g2']) expect(fields[k]!.length).toBeLessThan(1000);
+    // Small: a group beyond the first is one JSON field of about a kilobyte (its plan, turn and repair figures).
+    for (const k of ['g1', 'g2']) expect(fields[k]!.length).toBeLessThan(1200);
     const g0 = h.state.groups[0];
     const record = {
       id: h.state.id, name: 'split', stage: h.state.stage, createdAt: 0, updatedAt: 0, spec: h.state.spec,

@@ -1,7 +1,7 @@
 /** Unit tests of the pure campaign step's decisions, on hand-built states (no Redis, no network, no clock). */
 import { describe, expect, it } from 'vitest';
 import type { DeviceState, Stage } from '../src/campaign/model.js';
-import { estimateDeficit } from '../src/campaign/repair.js';
+import { estimateDeficit, EXACT_SLACK } from '../src/campaign/repair.js';
 import { onMulticastLanded, settleMulticast } from '../src/campaign/landing.js';
 import { machineContext, step } from '../src/campaign/step.js';
 import { gpsToUnixMs, unixMsToGps } from '../src/codec/gpstime.js';
@@ -305,8 +305,10 @@ describe('step: status round and repair sizing', () => {
     const devices = handDevices(2, { p: 'listening', v: [0, 2, 2, 1], fs: [23, 0, 0, 23] });
     devices.set(euiOf(1), { ...devices.get(euiOf(1))!, fs: [10, 4, 0, 23] });
     const r = step({ state: s, devices, answers: [], now: NOW });
-    // Loss of device 1 read from its counters is 1 - 10/23 = 0.57, but the cap (max(5 %, 1.5 * median 0)) holds it.
-    expect(r.state.groups[0].broadcast.targetN).toBe(23 + Math.ceil((4 + 1) / (1 - 0.05)));
+    // Loss of device 1 read from its counters is 1 - 10/23 = 0.57, but the cap (max(5 %, 2 * the 95th percentile,
+    // here device 0's 0)) holds it; an exact deficit is sized with EXACT_SLACK extra equations.
+    expect(r.state.groups[0].repair.lossCap).toBe(0.05);
+    expect(r.state.groups[0].broadcast.targetN).toBe(23 + Math.ceil((4 + EXACT_SLACK) / (1 - 0.05)));
   });
 
   it('waits for the answers until the window is over, then asks silent devices again', () => {

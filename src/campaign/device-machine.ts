@@ -10,6 +10,7 @@ import { unixMsToGps } from '../codec/gpstime.js';
 import type { FragSessionSetupAns, FragSessionSetupReq } from '../codec/ts004.js';
 import type { McClassBSessionAns, McClassCSessionAns } from '../codec/ts005.js';
 import type { DeviceState, DeviceStatus, DevicePhase } from './model.js';
+import { CUMULATIVE_COUNTERS, isCumulative } from './repair.js';
 
 export type { PackageName };
 export const PACKAGE_INDEX: Record<PackageName, number> = { ts003: 0, ts004: 1, ts005: 2, ts006: 3 };
@@ -166,8 +167,11 @@ export function onAnswer(s0: DeviceState, pkg: PackageName, cmds: Cmd[], ctx: Ma
       case 'FragSessionStatusAns': {
         const flags =
           (c.notEnoughMatrixMemory || c.memoryError ? 1 : 0) | (c.micError ? 2 : 0) | (c.sessionDoesNotExist ? 4 : 0);
+        const sentN = ctx.statusSentN ?? s.fs?.[3] ?? 0;
+        // Bit 3: the device's counters have shown they are LoRaMac-node's (cumulative), in this answer or an earlier one.
+        const cumulative = (s.fs?.[2] ?? 0) & CUMULATIVE_COUNTERS || isCumulative({ ts004: s.v?.[1] === 2 ? 2 : 1, nbFragReceived: c.nbFragReceived, missingFrag: c.missingFrag, sentN });
         if (s.fs) s.pf = [s.fs[0], s.fs[1], s.fs[3]];
-        s.fs = [c.nbFragReceived, c.missingFrag, flags, ctx.statusSentN ?? s.fs?.[3] ?? 0];
+        s.fs = [c.nbFragReceived, c.missingFrag, flags | (cumulative ? CUMULATIVE_COUNTERS : 0), sentN];
         if (s.p === 'listening' && flags & 1) s = finish(s, 'NotEnoughMemory', 'FragSessionStatusAns: decoder memory exhausted', now);
         else if (s.p === 'listening' && flags & 2 && c.missingFrag === 0) s = finish(s, 'MICError', 'FragSessionStatusAns: MIC error', now);
         break;

@@ -60,7 +60,7 @@ export interface GroupState {
     /** Highest N sent when it was asked. */
     sentN: number;
   };
-  repair: { rounds: number; lossCap?: number };
+  repair: { rounds: number; lossCap?: number; fleetLoss?: number };
   /**
    * The group's turn on the gateways it shares with other groups (src/campaign/airtime-budget.ts): since when it
    * waits for it (`fromMs`), when it began (`startMs`) and ended (`endMs`), and how long the group waited in all.

@@ -17,7 +17,7 @@ import { groupKeyOf, groupParams, keyString, sameKey, type GroupKey, type Profil
 import { baseVersions, imageBytesFor } from './images.js';
 import { groupImageFigures } from './savings.js';
 import { STAGES, type DevicePhase, type DeviceState, type Stage } from './model.js';
-import { checkApply, evaluateStatus } from './repair-round.js';
+import { checkApply, evaluateStatus, statusWaitMs } from './repair-round.js';
 import type { CampaignState, GroupState } from './state.js';
 
 /** ChirpStack's default multicast_class_b_margin. */
@@ -165,7 +165,7 @@ export function turnEstimateMs(c: CampaignState, g: GroupState, answerTimeoutMs:
   const uplinkMs = t.uplinkIntervalS * 1000;
   const leadMs = Math.min(t.unicastRetries + 1, 6) * answerTimeoutMs + uplinkMs + 1000;
   const broadcastMs = (g.plan.nbFrag + g.plan.initialCoded) * g.plan.fragmentIntervalMs;
-  return leadMs + broadcastMs + g.plan.statusWindowMs + 1.5 * uplinkMs + answerTimeoutMs;
+  return leadMs + broadcastMs + statusWaitMs(g.plan, t.uplinkIntervalS) + answerTimeoutMs;
 }
 
 /**
@@ -360,7 +360,7 @@ export function groupPacing(c: CampaignState, gi: number, now: number, nextStage
     const hex = Buffer.from(encodeCommands('ts004', 'downlink', commands)).toString('hex');
     effects.push({ kind: 'statusRequest', group: gi, at: now, commands, hex });
     g.status.sentN = g.broadcast.nextN - 1;
-    delay = g.plan.statusWindowMs + 1.5 * uplinkMs;
+    delay = statusWaitMs(g.plan, spec.timing.uplinkIntervalS);
   }
   return { nextStage, delay };
 }

@@ -158,6 +158,7 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
   if (mcKeyHex && !/^[0-9a-f]{32}$/.test(mcKeyHex)) throw new StateError('mcKey', 'expected 32 hex digits');
   const askedAt = optNum(d, 'statusAskedAt');
   const lossCap = optNum(d, 'lossCap');
+  const fleetLoss = optNum(d, 'fleetLoss');
   const mcPending = parsePending(d.mcPending);
   const timeGps = optNum(d, 'sessionTimeGps');
   const turn = parseTurn(d);
@@ -178,7 +179,7 @@ export function parseCampaignState(c: CampaignRecord): CampaignState {
     fragAirMs: num(d, 'fragAirMs', 0),
     broadcast: { startMs: num(d, 'bStartMs', 0), startN: num(d, 'bStartN', 1), nextN: num(d, 'nextN', 1), targetN: num(d, 'targetN', 0) },
     status: { ...(askedAt !== undefined ? { askedAt } : {}), sentN: num(d, 'statusSentN', 0) },
-    repair: { rounds: num(d, 'rounds', 0), ...(lossCap !== undefined ? { lossCap } : {}) },
+    repair: { rounds: num(d, 'rounds', 0), ...(lossCap !== undefined ? { lossCap } : {}), ...(fleetLoss !== undefined ? { fleetLoss } : {}) },
     ...(turn ? { turn } : {}),
     fragmentsSent: num(d, 'fragmentsSent', 0),
     airtimeMs: num(d, 'airtimeMs', 0),
@@ -248,6 +249,7 @@ export function serialiseCampaignState(s: CampaignState): Record<string, string>
     statusSentN: str(g.status.sentN),
     rounds: str(g.repair.rounds),
     lossCap: str(g.repair.lossCap),
+    fleetLoss: str(g.repair.fleetLoss),
     fragmentsSent: str(g.fragmentsSent),
     airtimeMs: str(g.airtimeMs),
     startedAtMs: str(s.startedAtMs),

@@ -50,6 +50,8 @@ export interface HarnessOptions {
   mix?: FleetMix;
   imageBytes?: number;
   silentFraction?: number;
+  /** The devices' periodic uplink interval, also the spec's timing.uplinkIntervalS (default 60 s). */
+  uplinkIntervalMs?: number;
   /** Changes to the campaign spec (the fleet's devices and the image are filled in). */
   spec?: (s: CampaignSpecInput) => CampaignSpecInput;
   /** Wraps simulated devices (fault injection: deaf, late). */
@@ -150,6 +152,7 @@ export class PipelineHarness {
       maxNbFrag: 320,
       maxFragSize: 242,
       maxLost: 320,
+      ...(o.uplinkIntervalMs !== undefined ? { uplinkIntervalMs: o.uplinkIntervalMs } : {}),
     });
     specs.forEach((s, i) => {
       const baseImage = o.images?.baseImageOf?.(i);
@@ -182,7 +185,7 @@ export class PipelineHarness {
         ...(o.namedGateways === false ? { gatewayCount: gatewayIds.length } : { gatewayIds }),
       },
       fragmentation: { ts004Version: 1, initialRedundancyPercent: 10, maxRedundancyPercent: 250, blockAckDelay: 0, maxRepairRounds: 12 },
-      timing: { uplinkIntervalS: 60, unicastRetries: 8, rebootDelayS: 30 },
+      timing: { uplinkIntervalS: (o.uplinkIntervalMs ?? 60_000) / 1000, unicastRetries: 8, rebootDelayS: 30 },
     };
     this.spec = o.spec ? o.spec(base) : base;
     const { spec, plan, targetVersion, deltas } = prepareCampaign(this.spec);
