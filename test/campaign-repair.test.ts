@@ -27,10 +27,10 @@ describe('repair sizing', () => {
     expect(estimateDeficit({ ts004: 2, nbFragReceived: 1, missingFrag: 6, sentN: 40 }, 30).loss).toBe(0.9);
   });
 
-  it("caps at twice the loss of the fleet's 95th percentile (5 % to 90 %)", () => {
+  it("caps at 1.25 times the loss of the fleet's 95th percentile (5 % to 90 %)", () => {
     // Losses 0, 0.1, 0.2: the 95th percentile (lower index of 3) is 0.1.
     const reports = [0, 2, 4].map((lost) => ({ ts004: 2 as const, nbFragReceived: 40 - lost * 2, missingFrag: 0, sentN: 40 }));
-    expect(lossCap(reports, 30)).toBeCloseTo(2 * (4 / 40));
+    expect(lossCap(reports, 30)).toBeCloseTo(1.25 * (4 / 40));
     expect(lossCap(reports.slice(0, 1), 30)).toBe(0.05);
     expect(lossCap([{ ts004: 2, nbFragReceived: 8, missingFrag: 0, sentN: 40 }], 30)).toBe(0.9);
     expect(lossCap([], 30)).toBe(0.9);
