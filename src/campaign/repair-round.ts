@@ -6,7 +6,7 @@
 import { finish, markComplete } from './device-machine.js';
 import { apply, count, type Draft } from './draft.js';
 import type { DeviceState, Stage } from './model.js';
-import { CUMULATIVE_COUNTERS, ESTIMATED_SLACK, EXACT_SLACK, estimateDeficit, fleetLoss, lossCap, readsUnsolved, repairCount, type DeficitEstimate, type StatusReport } from './repair.js';
+import { capOf, CUMULATIVE_COUNTERS, ESTIMATED_SLACK, EXACT_SLACK, estimateDeficit, readsUnsolved, repairCount, sortedLosses, typicalOf, type DeficitEstimate, type StatusReport } from './repair.js';
 import type { CampaignState, GroupState } from './state.js';
 
 /**
@@ -65,9 +65,10 @@ export function evaluateStatus(c: CampaignState, g: GroupState, d: Draft, now: n
   const reports = answered.map(([, s]) => reportOf(s));
   // The loss cap and the fleet's typical loss come from the first round, when every device had heard the same stream
   // from the start; later rounds hear mostly from stragglers and from devices whose counters froze when they decoded.
-  const cap = g.repair.lossCap ?? lossCap(reports, plan.nbFrag);
+  const sorted = g.repair.lossCap === undefined || g.repair.fleetLoss === undefined ? sortedLosses(reports, plan.nbFrag) : [];
+  const cap = g.repair.lossCap ?? capOf(sorted);
   g.repair.lossCap = cap;
-  const typical = g.repair.fleetLoss ?? fleetLoss(reports, plan.nbFrag);
+  const typical = g.repair.fleetLoss ?? typicalOf(sorted);
   g.repair.fleetLoss = typical;
   const estimates: DeficitEstimate[] = [];
   let worst: Record<string, unknown> | undefined;

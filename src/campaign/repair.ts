@@ -186,15 +186,28 @@ function lossLogLik(lost: number, nbFrag: number, p: number): number {
  * were needed, 100 devices at 20 % loss, seed 3.)
  */
 export function lossCap(reports: StatusReport[], nbFrag: number): number {
-  if (reports.length === 0) return MAX_LOSS;
-  const sorted = reports.map((r) => estimateDeficit(r, nbFrag).loss).sort((a, b) => a - b);
-  return clamp(1.25 * sorted[Math.floor((sorted.length - 1) * 0.95)]!, 0.05, MAX_LOSS);
+  return capOf(sortedLosses(reports, nbFrag));
 }
 
 /** The fleet's typical loss: the median of the devices' own estimates (from the first status round). */
 export function fleetLoss(reports: StatusReport[], nbFrag: number): number {
-  if (reports.length === 0) return 0.1;
-  const sorted = reports.map((r) => estimateDeficit(r, nbFrag).loss).sort((a, b) => a - b);
+  return typicalOf(sortedLosses(reports, nbFrag));
+}
+
+/** The devices' own loss estimates, ascending (what `lossCap` and `fleetLoss` are read from). */
+export function sortedLosses(reports: StatusReport[], nbFrag: number): number[] {
+  return reports.map((r) => estimateDeficit(r, nbFrag).loss).sort((a, b) => a - b);
+}
+
+/** `lossCap` of losses already sorted. */
+export function capOf(sorted: readonly number[]): number {
+  if (sorted.length === 0) return MAX_LOSS;
+  return clamp(1.25 * sorted[Math.floor((sorted.length - 1) * 0.95)]!, 0.05, MAX_LOSS);
+}
+
+/** `fleetLoss` of losses already sorted. */
+export function typicalOf(sorted: readonly number[]): number {
+  if (sorted.length === 0) return 0.1;
   return Math.max(0.01, sorted[Math.floor((sorted.length - 1) / 2)]!);
 }
 

@@ -80,6 +80,13 @@ local out = {}
 for i, f in ipairs(names) do out[#out + 1] = f; out[#out + 1] = vals[i] end
 return out`;
 
+/** A transaction's replies, or its first error (a transaction aborted by WATCH counts as one). */
+function results(res: [Error | null, unknown][] | null, what: string): [Error | null, unknown][] {
+  const failed = res?.find(([err]) => err);
+  if (!res || failed) throw (failed?.[0] as Error) ?? new Error(`${what}: transaction aborted`);
+  return res;
+}
+
 const RESERVED = new Set(['name', 'stage', 'createdAt', 'updatedAt', 'error', 'clientToken', 'spec', 'fx']);
 
 /** Device records of a campaign as last read or written by this process, at a version of its devices hash. */
@@ -265,9 +272,7 @@ export class CampaignStore {
     const chgKey = `${this.keys.devices(id)}:chg`;
     const cached = this.deviceCache.get(id);
     if (cached) {
-      const res = await this.redis.multi().get(verKey).xrange(chgKey, `(${cached.lastId}`, '+').exec();
-      const failed = res?.find(([err]) => err);
-      if (!res || failed) throw (failed?.[0] as Error) ?? new Error('devices: transaction aborted');
+      const res = results(await this.redis.multi().get(verKey).xrange(chgKey, `(${cached.lastId}`, '+').exec(), 'devices');
       const ver = Number(res[0]![1] ?? NaN);
       const entries = res[1]![1] as [string, string[]][];
       if (ver === cached.ver) return new Map(cached.map);
@@ -287,9 +292,7 @@ export class CampaignStore {
         return new Map(cached.map);
       }
     }
-    const res = await this.redis.multi().get(verKey).hgetall(this.keys.devices(id)).xrevrange(chgKey, '+', '-', 'COUNT', 1).exec();
-    const failed = res?.find(([err]) => err);
-    if (!res || failed) throw (failed?.[0] as Error) ?? new Error('devices: transaction aborted');
+    const res = results(await this.redis.multi().get(verKey).hgetall(this.keys.devices(id)).xrevrange(chgKey, '+', '-', 'COUNT', 1).exec(), 'devices');
     const ver = res[0]![1] as string | null;
     const h = res[1]![1] as Record<string, string>;
     const last = (res[2]![1] as [string, string[]][])[0]?.[0] ?? '0-0';
