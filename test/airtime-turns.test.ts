@@ -22,7 +22,7 @@ import { PipelineHarness, HARNESS_GATEWAYS } from './helpers/pipeline-harness.js
 import { EU_GATEWAY, splitFleetHarness } from './helpers/split-fleet.js';
 
 const g = (over: Partial<BudgetGroup>): BudgetGroup => ({
-  gatewayIds: ['a'], region: 'EU868', subBand: 'EU868/g3', fragmentAirtimeMs: 400, dutyCycle: 0.1, classCMarginMs: 5000, ownIntervalMs: 5000, ...over,
+  gatewayIds: ['a'], region: 'EU868', ownIntervalMs: 5000, ...over,
 });
 /** A group that holds its gateways for `turnMs`. */
 const t = (turnMs: number, over: Partial<BudgetGroup> = {}) => ({ ...g(over), turnMs });

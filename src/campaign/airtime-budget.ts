@@ -18,11 +18,6 @@ export interface BudgetGroup {
   /** Gateways carrying the group; none listed: the region's gateways, shared by every group of that region. */
   gatewayIds: string[];
   region: string;
-  /** Sub-band of the group's frequency (e.g. "EU868/g3"). */
-  subBand: string;
-  fragmentAirtimeMs: number;
-  dutyCycle: number;
-  classCMarginMs: number;
   /** The interval the planner chose for the group alone: the group's interval during its turn. */
   ownIntervalMs: number;
 }
@@ -34,8 +29,7 @@ export function gatewaysOf(g: BudgetGroup): string[] {
 
 /** Whether two groups share a gateway (and so one budget): they take turns. */
 export function shareGateways(a: BudgetGroup, b: BudgetGroup): boolean {
-  const x = new Set(gatewaysOf(a));
-  return gatewaysOf(b).some((gw) => x.has(gw));
+  return commonGateways(a, b).length > 0;
 }
 
 /** The gateways two groups have in common. */

@@ -3,7 +3,6 @@
  * parameters. A group's plan is its own: groups through common gateways take turns (airtime-budget.ts), so during
  * its turn a group has its gateways to itself.
  */
-import { subBandFor } from '../codec/region.js';
 import type { BudgetGroup } from './airtime-budget.js';
 import { groupParams, type GroupKey } from './grouping.js';
 import { planCampaign, PlanError, type Plan } from './planner.js';
@@ -47,16 +46,7 @@ export function planGroup(spec: SpecLike, key: GroupKey, imageBytes: number): Pl
 /** The group as the turn-taking on gateways sees it (airtime-budget.ts). */
 export function budgetOf(spec: SpecLike, key: GroupKey, plan: Plan): BudgetGroup {
   const m = groupParams(spec, key);
-  const band = subBandFor(m.region, m.frequencyHz);
-  return {
-    gatewayIds: m.gatewayIds,
-    region: m.region,
-    subBand: `${m.region}/${band.name}`,
-    fragmentAirtimeMs: plan.fragmentAirtimeMs,
-    dutyCycle: plan.dutyCycle,
-    classCMarginMs: m.classCMarginMs,
-    ownIntervalMs: plan.fragmentIntervalMs,
-  };
+  return { gatewayIds: m.gatewayIds, region: m.region, ownIntervalMs: plan.fragmentIntervalMs };
 }
 
 /** Image size back from a plan (M × fragment size − padding). */
